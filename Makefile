@@ -1,0 +1,36 @@
+# NetShop — `make up` runs the platform, `make test` runs the suite. Both start with `make setup`.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+NCA_VENV := .venv-nca
+STAMP := $(VENV)/.installed
+
+.PHONY: setup up down status test test-fast generate check validate clean
+
+setup: $(STAMP) $(NCA_VENV)/.installed  ## create .venv (idempotent)
+
+$(STAMP): pyproject.toml
+	@scripts/ensure-system.sh
+	@test -x $(PY) || python3 -m venv $(VENV)
+	@$(VENV)/bin/pip install -q --disable-pip-version-check -e '.[test]' 2>&1 | grep -v "is ignored" || true
+	@$(PY) -c "import netshop, model, generators" && touch $(STAMP)
+
+# network-config-analyzer pins exact versions of its dependencies, so it lives in its own venv
+$(NCA_VENV)/.installed:
+	@test -x $(NCA_VENV)/bin/python || python3 -m venv $(NCA_VENV)
+	@$(NCA_VENV)/bin/pip install -q --disable-pip-version-check network-config-analyzer==2.1.0 2>&1 | grep -v "is ignored" || true
+	@$(NCA_VENV)/bin/nca --help >/dev/null && touch $@
+
+generate: setup  ## rewrite generated/ from the model
+	$(VENV)/bin/netshop generate
+
+check: setup  ## fail if generated/ is stale
+	$(VENV)/bin/netshop model validate
+	$(VENV)/bin/netshop generate --check
+
+test: setup  ## the whole suite (slow suites bounded)
+	@scripts/ensure-datastores.sh
+	$(VENV)/bin/pytest -q
+
+clean:
+	rm -rf $(VENV) $(NCA_VENV) .pytest_cache

@@ -1,0 +1,3 @@
+ROOTS=("helm/",)
+def generate(model):
+    return []

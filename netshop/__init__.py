@@ -1,0 +1,1 @@
+"""NetShop tooling: the `netshop` CLI and the single writer that owns `generated/`."""

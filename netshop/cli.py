@@ -1,0 +1,122 @@
+"""`netshop`: validate and export the model, and generate every artifact from it."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from model import ModelError, load_file
+from model.inspections import inspect
+
+app = typer.Typer(
+    help="NetShop: one system model, every artifact generated from it.", no_args_is_help=True, pretty_exceptions_enable=False
+)
+model_app = typer.Typer(help="Validate and export the system model.", no_args_is_help=True)
+app.add_typer(model_app, name="model")
+
+out = Console()
+err = Console(stderr=True)
+
+PathArg = Annotated[Path | None, typer.Argument(help="Model file (default: model/netshop.yaml or $NETSHOP_MODEL).")]
+
+
+def _load_or_exit(path: Path | None, inspections: bool = True):
+    """Load, validate and inspect; print every problem and exit 1 if there is any."""
+    try:
+        loaded = load_file(path)
+    except ModelError as exc:
+        _report(exc.problems)
+        raise typer.Exit(1) from None
+    if inspections:
+        problems = inspect(loaded)
+        if problems:
+            _report(problems)
+            raise typer.Exit(1)
+    return loaded
+
+
+def _report(problems) -> None:
+    err.print(f"[bold red]{len(problems)} problem(s) in the model[/]")
+    for p in problems:
+        where = f"{p.file}:{p.line}" if p.line else p.file
+        err.print(f"[red]✗[/] {where}  [bold]{p.path}[/]  [dim]\\[{p.rule}][/]", highlight=False)
+        err.print(f"    {p.message}", highlight=False)
+        err.print(f"    [green]fix:[/] {p.fix}", highlight=False)
+
+
+@model_app.command("validate")
+def validate(path: PathArg = None) -> None:
+    """Check the model against the schema and every inspection rule; exit 1 listing each violation."""
+    loaded = _load_or_exit(path)
+    m = loaded.model
+    out.print(
+        f"[green]✓[/] {loaded.file}: {len(m.services)} services, {len(m.datastores)} datastores, "
+        f"{len(m.sync_edges)} sync edges, {len(m.all_data_edges)} data edges, {len(m.events)} events, "
+        f"{len(m.flows)} flows — all inspections pass",
+        highlight=False,
+    )
+
+
+@model_app.command("export")
+def export(path: PathArg = None) -> None:
+    """Print the model as JSON (services, datastores, edges, events) for other tools."""
+    loaded = _load_or_exit(path)
+    sys.stdout.write(json.dumps(loaded.model.export(), indent=2) + "\n")
+
+
+@model_app.command("rules")
+def rules() -> None:
+    """List the inspection rules by id."""
+    from model.inspections import RULES
+
+    table = Table("rule", "what it checks")
+    for rule_id, fn in RULES.items():
+        table.add_row(rule_id, (fn.__doc__ or fn.__name__.replace("_", " ")).strip())
+    out.print(table)
+
+
+@app.command("generate")
+def generate(
+    only: Annotated[list[str] | None, typer.Option("--only", help="Generate one family (repeatable).")] = None,
+    check: Annotated[bool, typer.Option("--check", help="Exit 1 if generated/ differs from the model.")] = False,
+    model_path: Annotated[Path | None, typer.Option("--model", help="Model file.")] = None,
+    output: Annotated[Path | None, typer.Option("--output", help="Directory to write (default: generated/).")] = None,
+) -> None:
+    """Write generated/ from the model; with --check, only report drift (stale, missing, extra files)."""
+    from netshop.pipeline import FIX_COMMAND, GENERATED, GeneratorError, sync
+
+    loaded = _load_or_exit(model_path)
+    root = output or GENERATED
+    try:
+        drift = sync(loaded.model, root=root, only=only, write=not check)
+    except GeneratorError as exc:
+        err.print(f"[red]generator error:[/] {exc}")
+        raise typer.Exit(2) from None
+    changed = [("stale", p) for p in drift.stale] + [("missing", p) for p in drift.missing] + [("extra", p) for p in drift.extra]
+    if check:
+        if drift.clean:
+            out.print(f"[green]✓[/] {root.name}/ is current with the model")
+            return
+        err.print(f"[bold red]{root.name}/ has drifted from the model: {len(changed)} file(s)[/]")
+        for state, p in changed:
+            err.print(f"  {state:8} {root.name}/{p}", highlight=False)
+        err.print(f"fix: {FIX_COMMAND}")
+        raise typer.Exit(1)
+    for state, p in changed:
+        verb = {"stale": "updated", "missing": "created", "extra": "removed"}[state]
+        out.print(f"  {verb:8} {root.name}/{p}", highlight=False)
+    out.print(f"[green]✓[/] {root.name}/ is current ({len(changed)} file(s) changed)")
+
+
+def main() -> None:  # pragma: no cover
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

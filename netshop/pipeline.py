@@ -1,0 +1,114 @@
+"""The one writer of `generated/`: renders families, writes or checks, keeps `generated/MANIFEST`.
+
+`netshop generate` and `netshop generate --check` both call `sync()`; only `write` differs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from generators import FAMILIES, family
+from generators.base import Artifact, header
+from model.schema import NetShopModel
+
+REPO = Path(__file__).resolve().parent.parent
+GENERATED = REPO / "generated"
+MANIFEST = "MANIFEST"
+FIX_COMMAND = "netshop generate   (or: make generate), then commit generated/"
+
+
+class GeneratorError(Exception):
+    """A family produced something the writer refuses (a path outside its roots, a duplicate)."""
+
+
+def owns(roots: tuple[str, ...], path: str) -> bool:
+    return any(path == r or path.startswith(r.rstrip("/") + "/") for r in roots)
+
+
+def render(model: NetShopModel, only: list[str] | None = None) -> dict[str, bytes]:
+    """Run the chosen families (default: all) in memory; path -> exact bytes."""
+    names = only or list(FAMILIES)
+    unknown = sorted(set(names) - set(FAMILIES))
+    if unknown:
+        raise GeneratorError(f"unknown family {', '.join(unknown)}; choose from {', '.join(FAMILIES)}")
+    out: dict[str, bytes] = {}
+    for name in names:
+        mod = family(name)
+        for art in mod.generate(model):
+            if not isinstance(art, Artifact):
+                raise GeneratorError(f"{mod.__name__} yielded {type(art).__name__}, not an Artifact")
+            if not owns(mod.ROOTS, art.path):
+                raise GeneratorError(f"{mod.__name__} wrote {art.path}, outside its roots {mod.ROOTS}")
+            if art.path in out:
+                raise GeneratorError(f"{art.path} is produced twice")
+            out[art.path] = art.content.encode("utf-8") if isinstance(art.content, str) else art.content
+    return out
+
+
+def manifest(files: dict[str, bytes]) -> bytes:
+    """`sha256  path` per file, sorted: `sha256sum -c` can verify a checkout (ignore the banner line)."""
+    lines = [
+        f"{hashlib.sha256(content).hexdigest()}  {path}"
+        for path, content in sorted(files.items())
+        if path != MANIFEST
+    ]
+    return (header("netshop.pipeline") + "\n".join(lines) + "\n").encode("utf-8")
+
+
+def on_disk(root: Path) -> dict[str, bytes]:
+    if not root.exists():
+        return {}
+    return {
+        p.relative_to(root).as_posix(): p.read_bytes()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
+
+
+@dataclass
+class Drift:
+    stale: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+    extra: list[str] = field(default_factory=list)
+
+    @property
+    def clean(self) -> bool:
+        return not (self.stale or self.missing or self.extra)
+
+
+def sync(model: NetShopModel, root: Path = GENERATED, only: list[str] | None = None, write: bool = True) -> Drift:
+    """Bring `root` in line with the model (write) or report how it differs (check)."""
+    produced = render(model, only)
+    current = on_disk(root)
+    roots = tuple(r for name in (only or FAMILIES) for r in family(name).ROOTS)
+    if only:
+        managed = {p for p in current if owns(roots, p)}
+        expected = {**{p: c for p, c in current.items() if not owns(roots, p) and p != MANIFEST}, **produced}
+    else:
+        managed = set(current)
+        expected = dict(produced)
+    expected[MANIFEST] = manifest(expected)
+    managed.add(MANIFEST)
+
+    drift = Drift(
+        stale=sorted(p for p in expected if p in current and current[p] != expected[p]),
+        missing=sorted(p for p in expected if p not in current),
+        extra=sorted(p for p in managed if p in current and p not in expected),
+    )
+    if write:
+        for p in drift.extra:
+            (root / p).unlink()
+        for p in drift.stale + drift.missing:
+            target = root / p
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(expected[p])
+        _prune_empty_dirs(root)
+    return drift
+
+
+def _prune_empty_dirs(root: Path) -> None:
+    for d in sorted((p for p in root.rglob("*") if p.is_dir()), key=lambda p: len(p.parts), reverse=True):
+        if not any(d.iterdir()):
+            d.rmdir()

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Install the Debian packages NetShop needs, only those missing. Idempotent.
+set -euo pipefail
+PKGS=(graphviz libgraphviz-dev pkg-config fonts-noto-core chromium)
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing Debian packages: ${missing[*]}"
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
