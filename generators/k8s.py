@@ -274,6 +274,8 @@ def service_env(model: NetShopModel, svc: Service) -> list[dict]:
         {"name": "NETSHOP_POD", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
         {"name": "NETSHOP_NODE", "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}},
         {"name": "NETSHOP_ZONE", "valueFrom": {"fieldRef": {"fieldPath": f"metadata.labels['{ZONE_KEY}']"}}},
+        {"name": "OTEL_SERVICE_NAME", "value": svc.name},
+        {"name": "OTEL_EXPORTER_OTLP_ENDPOINT", "value": otlp_endpoint(model)},
     ]
     for ds in model.datastores_of(svc.name):
         engine = ENGINES[ds.kind]
@@ -287,6 +289,11 @@ def service_env(model: NetShopModel, svc: Service) -> list[dict]:
     if "jwt" in svc.secrets:
         env.append({"name": "NETSHOP_JWT_SECRET", "valueFrom": {"secretKeyRef": {"name": model.platform.jwt_secret, "key": "secret"}}})
     return env
+
+
+def otlp_endpoint(model: NetShopModel) -> str:
+    t = model.platform.telemetry
+    return f"http://{t.collector_service}.{t.collector_namespace}.svc.cluster.local:{t.otlp_http_port}"
 
 
 def http_probe(path: str, period: int, failures: int, initial: int = 0) -> dict:

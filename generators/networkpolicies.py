@@ -62,6 +62,31 @@ def policies(model: NetShopModel) -> list[dict]:
         base = f"allow-{edge.source}-to-{edge.target}"
         out.append(_policy(model, f"{base}-egress", {"matchLabels": src}, ["Egress"], egress=[{"to": [{"podSelector": {"matchLabels": dst}}], "ports": port}]))
         out.append(_policy(model, f"{base}-ingress", {"matchLabels": dst}, ["Ingress"], ingress=[{"from": [{"podSelector": {"matchLabels": src}}], "ports": port}]))
+    tel = model.platform.telemetry
+    workloads = {"matchExpressions": [{"key": "app.kubernetes.io/component", "operator": "In", "values": sorted({s.tier for s in model.services})}]}
+    out.append(
+        _policy(
+            model, "allow-otlp-to-collector-egress", workloads, ["Egress"],
+            egress=[
+                {
+                    "to": [{"namespaceSelector": {"matchLabels": {NS_KEY: tel.collector_namespace}}, "podSelector": {"matchLabels": dict(tel.collector_labels)}}],
+                    "ports": [{"protocol": "TCP", "port": tel.otlp_grpc_port}, {"protocol": "TCP", "port": tel.otlp_http_port}],
+                }
+            ],
+        )
+    )
+    for svc in model.services:
+        out.append(
+            _policy(
+                model, f"allow-prometheus-to-{svc.name}-ingress", {"matchLabels": selector(model, svc.name)}, ["Ingress"],
+                ingress=[
+                    {
+                        "from": [{"namespaceSelector": {"matchLabels": {NS_KEY: tel.scraper_namespace}}, "podSelector": {"matchLabels": dict(tel.scraper_labels)}}],
+                        "ports": [{"protocol": "TCP", "port": svc.port}],
+                    }
+                ],
+            )
+        )
     api = model.platform.kubernetes_api
     for svc in model.services:
         if svc.kube_access:

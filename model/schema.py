@@ -85,6 +85,19 @@ class ZoneSpread(Frozen):
     )
 
 
+class Slo(Frozen):
+    """A service level objective over a rolling window; burn-rate alerts and rollout analysis derive from it."""
+
+    availability: float = Field(
+        default=99.9, gt=90, lt=100, description="Percent of requests that must not fail with a 5xx over the window."
+    )
+    latency_ms: int = Field(default=300, ge=1, description="Latency threshold in milliseconds.")
+    latency_target: float = Field(
+        default=99.0, gt=50, lt=100, description="Percent of requests that must finish within `latency_ms`."
+    )
+    window_days: int = Field(default=30, ge=1, le=90, description="Rolling window of the objective, in days.")
+
+
 class Scaling(Frozen):
     """Replica bounds and the Horizontal Pod Autoscaler's targets."""
 
@@ -112,6 +125,18 @@ class IngressSource(Frozen):
     cidrs: list[str] = Field(
         default_factory=list, description="Address ranges of a cloud load balancer that sends traffic straight to pods."
     )
+
+
+class Telemetry(Frozen):
+    """Where telemetry goes: the OpenTelemetry Collector receives traces, Prometheus scrapes `/metrics`."""
+
+    collector_namespace: Name = Field(description="Namespace of the OpenTelemetry Collector.")
+    collector_service: Name = Field(description="Service name of the collector.")
+    collector_labels: dict[str, str] = Field(description="Labels that select the collector pods.")
+    otlp_grpc_port: int = Field(default=4317, description="OTLP/gRPC port of the collector.")
+    otlp_http_port: int = Field(default=4318, description="OTLP/HTTP port of the collector; the services export here.")
+    scraper_namespace: Name = Field(description="Namespace of Prometheus.")
+    scraper_labels: dict[str, str] = Field(description="Labels that select the Prometheus pods.")
 
 
 class Ingress(Frozen):
@@ -160,6 +185,7 @@ class Platform(Frozen):
     ingress: Ingress = Field(description="The edge Ingress.")
     dns: ClusterDns = Field(default_factory=ClusterDns, description="Cluster DNS allowed for every pod.")
     kubernetes_api: KubernetesApi = Field(description="The API server, reachable only by services that read it.")
+    telemetry: Telemetry = Field(description="Trace and metrics endpoints every service talks to.")
     jwt_secret: Name = Field(
         description="Name of the Kubernetes Secret holding the JWT signing key (key `secret`); never committed."
     )
@@ -226,6 +252,7 @@ class Service(Frozen):
         default=None, description="Container resources; the platform default when absent."
     )
     zone_spread: ZoneSpread = Field(default_factory=ZoneSpread, description="Zone and node spread of the replicas.")
+    slo: Slo = Field(default_factory=Slo, description="Availability and latency objectives.")
     kube_access: list[KubeAccess] = Field(
         default_factory=list, description="Kubernetes API objects the service reads; empty means no API token is mounted."
     )

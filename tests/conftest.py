@@ -1,0 +1,63 @@
+"""Shared fixtures: the NetShop model, the small fixture model, and model copies to mutate."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import pytest
+import yaml
+
+from model import load_file, parse
+from model.schema import NetShopModel
+
+REPO = Path(__file__).resolve().parent.parent
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+MODEL_PATH = REPO / "model" / "netshop.yaml"
+MINI_PATH = FIXTURES / "mini.yaml"
+
+
+@pytest.fixture(scope="session")
+def repo() -> Path:
+    return REPO
+
+
+@pytest.fixture(scope="session")
+def netshop() -> NetShopModel:
+    """The real NetShop model."""
+    return load_file(MODEL_PATH).model
+
+
+@pytest.fixture(scope="session")
+def mini() -> NetShopModel:
+    """The small fixture model for golden tests."""
+    return load_file(MINI_PATH).model
+
+
+@pytest.fixture
+def model_data() -> dict:
+    """A fresh, mutable dict of the NetShop model, to break or extend in a test."""
+    return copy.deepcopy(yaml.safe_load(MODEL_PATH.read_text()))
+
+
+def build(data: dict) -> NetShopModel:
+    """Validate a (mutated) model dict."""
+    return parse(yaml.safe_dump(data, sort_keys=False), file="test-model.yaml").model
+
+
+def with_new_service(data: dict) -> dict:
+    """GIVEN a copy of the model WHEN an architect adds a `wishlist` app service with an edge and a datastore."""
+    data["services"].append(
+        {
+            "name": "wishlist",
+            "tier": "app",
+            "role": "Saved products per user",
+            "port": 8110,
+            "routes": [{"method": "GET", "path": "/wishlist", "summary": "The caller's wishlist", "public": True, "auth": True}],
+            "scaling": {"min": 3, "max": 6},
+        }
+    )
+    data["sync_edges"].append({"caller": "api-gateway", "callee": "wishlist", "routes": ["public"], "purpose": "Wishlist"})
+    data["sync_edges"].append({"caller": "wishlist", "callee": "products", "routes": ["GET /products/{product_id}"], "purpose": "Check products"})
+    data["data_edges"].append({"service": "wishlist", "datastore": "redis", "purpose": "Wishlists"})
+    return data
