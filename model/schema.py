@@ -201,7 +201,10 @@ class Route(Frozen):
     """An HTTP route a service exposes."""
 
     method: HttpMethod = Field(description="HTTP method; `ANY` for a proxy route that forwards every method.")
-    path: str = Field(pattern=r"^/\S*$", description="Path on the service, with `{param}` placeholders.")
+    path: str = Field(
+        pattern=r"^/\S*$",
+        description="Path on the service, with `{param}` placeholders; `{name:path}` matches the rest of the path (proxies).",
+    )
     summary: str = Field(description="What the route does, in one line.")
     public: bool = Field(
         default=False,
