@@ -7,6 +7,7 @@ the docs, so they are written for architects, not for Python readers.
 
 from __future__ import annotations
 
+import re
 from functools import cached_property
 from typing import Annotated, Literal
 
@@ -37,6 +38,15 @@ RouteRef = Annotated[
         )
     ),
 ]
+
+
+def path_regex(path: str) -> str:
+    """`/products/{id}` -> `^/products/[^/]+$`; `/api/{path:path}` -> `^/api/.*$`."""
+    out, pos = "^", 0
+    for m in re.finditer(r"\{([a-z_][a-z0-9_]*)(:path)?\}", path):
+        out += re.escape(path[pos:m.start()]) + (".*" if m.group(2) else "[^/]+")
+        pos = m.end()
+    return out + re.escape(path[pos:]) + "$"
 
 
 class Frozen(BaseModel):
@@ -220,6 +230,14 @@ class Route(Frozen):
     def ref(self) -> str:
         """The `METHOD /path` reference edges and flows use."""
         return f"{self.method} {self.path}"
+
+    @property
+    def regex(self) -> str:
+        """Anchored regular expression of the path: `{x}` is one segment, `{x:path}` the rest of the path."""
+        return path_regex(self.path)
+
+    def matches(self, method: str, path: str) -> bool:
+        return (self.method == "ANY" or self.method == method.upper()) and re.fullmatch(self.regex, path) is not None
 
     @property
     def safe_to_retry(self) -> bool:

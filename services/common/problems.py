@@ -57,6 +57,12 @@ def install(app: FastAPI) -> None:
     async def _problem(request: Request, exc: Problem) -> Response:
         return problem_response(exc.status, exc.detail, title=exc.title, type_=exc.type, instance=request.url.path, **exc.extra)
 
+    from .faults import FaultInjected
+
+    @app.exception_handler(FaultInjected)
+    async def _fault(request: Request, exc: FaultInjected) -> Response:
+        return problem_response(503, str(exc), title="Fault injected", instance=request.url.path)
+
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> Response:
         errors = [{"field": _field(tuple(e["loc"])), "message": e["msg"], "type": e["type"]} for e in exc.errors()]
