@@ -329,6 +329,28 @@ app.kubernetes.io/name: {{ .name }}
 app.kubernetes.io/instance: {{ .root.Release.Name }}
 {{- end }}
 
+{{/*
+Metadata of an object that belongs to one workload: its name (default: the workload's), the release
+namespace (unless "cluster" is set) and the workload's labels.
+Call with (dict "root" $ "name" <workload> "tier" <tier> ["object" <object name>] ["cluster" true]).
+*/}}
+{{- define "[[CHART]].metadata" -}}
+name: {{ .object | default .name }}
+{{- if not .cluster }}
+namespace: {{ .root.Release.Namespace }}
+{{- end }}
+labels:
+  {{- include "[[CHART]].labels" . | nindent 2 }}
+{{- end }}
+
+{{/* Metadata of a platform-wide object. Call with (dict "root" $ "object" <object name>). */}}
+{{- define "[[CHART]].platformMetadata" -}}
+name: {{ .object }}
+namespace: {{ .root.Release.Namespace }}
+labels:
+  {{- include "[[CHART]].platformLabels" .root | nindent 2 }}
+{{- end }}
+
 {{/* Labels of platform-wide objects (namespace, quota, model ConfigMap, policies). */}}
 {{- define "[[CHART]].platformLabels" -}}
 app.kubernetes.io/instance: {{ .Release.Name }}
@@ -410,10 +432,7 @@ A NetworkPolicy. Call with (dict "root" $ "name" <policy> "pod" <podSelector> "t
 apiVersion: networking.k8s.io/v1
 kind: NetworkPolicy
 metadata:
-  name: {{ .name }}
-  namespace: {{ .root.Release.Namespace }}
-  labels:
-    {{- include "[[CHART]].platformLabels" .root | nindent 4 }}
+  {{- include "[[CHART]].platformMetadata" (dict "root" .root "object" .name) | nindent 2 }}
     netshop.io/policy: zero-trust
 spec:
   podSelector:
@@ -458,10 +477,7 @@ QUOTA = """\
 apiVersion: v1
 kind: ResourceQuota
 metadata:
-  name: {{ .Release.Name }}-quota
-  namespace: {{ .Release.Namespace }}
-  labels:
-    {{- include "[[CHART]].platformLabels" . | nindent 4 }}
+  {{- include "[[CHART]].platformMetadata" (dict "root" $ "object" (printf "%s-quota" .Release.Name)) | nindent 2 }}
 spec:
   hard:
     {{- toYaml .Values.quota.hard | nindent 4 }}
@@ -471,10 +487,7 @@ spec:
 apiVersion: v1
 kind: LimitRange
 metadata:
-  name: {{ .Release.Name }}-limits
-  namespace: {{ .Release.Namespace }}
-  labels:
-    {{- include "[[CHART]].platformLabels" . | nindent 4 }}
+  {{- include "[[CHART]].platformMetadata" (dict "root" $ "object" (printf "%s-limits" .Release.Name)) | nindent 2 }}
 spec:
   limits:
     - type: Container
@@ -491,10 +504,7 @@ CONFIGMAP = """\
 apiVersion: v1
 kind: ConfigMap
 metadata:
-  name: {{ include "[[CHART]].modelConfigMap" . }}
-  namespace: {{ .Release.Namespace }}
-  labels:
-    {{- include "[[CHART]].platformLabels" . | nindent 4 }}
+  {{- include "[[CHART]].platformMetadata" (dict "root" $ "object" (include "[[CHART]].modelConfigMap" .)) | nindent 2 }}
 data:
   [[MODEL_FILE]]: |
     {{- .Files.Get "files/[[MODEL_FILE]]" | nindent 4 }}
@@ -506,10 +516,7 @@ SERVICEACCOUNTS = """\
 apiVersion: v1
 kind: ServiceAccount
 metadata:
-  name: {{ $name }}
-  namespace: {{ $.Release.Namespace }}
-  labels:
-    {{- include "[[CHART]].labels" (dict "root" $ "name" $name "tier" $svc.tier) | nindent 4 }}
+  {{- include "[[CHART]].metadata" (dict "root" $ "name" $name "tier" $svc.tier) | nindent 2 }}
 automountServiceAccountToken: {{ if or $svc.rbac.rules $svc.rbac.clusterRules }}true{{ else }}false{{ end }}
 {{- end }}
 {{- range $name, $ds := .Values.datastores }}
@@ -517,70 +524,39 @@ automountServiceAccountToken: {{ if or $svc.rbac.rules $svc.rbac.clusterRules }}
 apiVersion: v1
 kind: ServiceAccount
 metadata:
-  name: {{ $name }}
-  namespace: {{ $.Release.Namespace }}
-  labels:
-    {{- include "[[CHART]].labels" (dict "root" $ "name" $name "tier" "data") | nindent 4 }}
+  {{- include "[[CHART]].metadata" (dict "root" $ "name" $name "tier" "data") | nindent 2 }}
 automountServiceAccountToken: false
 {{- end }}
 """
 
 RBAC = """\
 {{- range $name, $svc := .Values.services }}
-{{- $labels := include "[[CHART]].labels" (dict "root" $ "name" $name "tier" $svc.tier) }}
-{{- with $svc.rbac.rules }}
+{{- $role := dict "kind" "Role" "rules" $svc.rbac.rules "object" (printf "%s-reader" $name) }}
+{{- $clusterRole := dict "kind" "ClusterRole" "rules" $svc.rbac.clusterRules "object" (printf "%s-%s-cluster-reader" $.Release.Name $name) "cluster" true }}
+{{- range $scope := list $role $clusterRole }}
+{{- if $scope.rules }}
+{{- $meta := include "[[CHART]].metadata" (merge (dict "root" $ "name" $name "tier" $svc.tier) $scope) }}
 ---
 apiVersion: rbac.authorization.k8s.io/v1
-kind: Role
+kind: {{ $scope.kind }}
 metadata:
-  name: {{ $name }}-reader
-  namespace: {{ $.Release.Namespace }}
-  labels:
-    {{- $labels | nindent 4 }}
+  {{- $meta | nindent 2 }}
 rules:
-  {{- toYaml . | nindent 2 }}
+  {{- toYaml $scope.rules | nindent 2 }}
 ---
 apiVersion: rbac.authorization.k8s.io/v1
-kind: RoleBinding
+kind: {{ $scope.kind }}Binding
 metadata:
-  name: {{ $name }}-reader
-  namespace: {{ $.Release.Namespace }}
-  labels:
-    {{- $labels | nindent 4 }}
+  {{- $meta | nindent 2 }}
 roleRef:
   apiGroup: rbac.authorization.k8s.io
-  kind: Role
-  name: {{ $name }}-reader
+  kind: {{ $scope.kind }}
+  name: {{ $scope.object }}
 subjects:
   - kind: ServiceAccount
     name: {{ $name }}
     namespace: {{ $.Release.Namespace }}
 {{- end }}
-{{- with $svc.rbac.clusterRules }}
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: ClusterRole
-metadata:
-  name: {{ $.Release.Name }}-{{ $name }}-cluster-reader
-  labels:
-    {{- $labels | nindent 4 }}
-rules:
-  {{- toYaml . | nindent 2 }}
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: ClusterRoleBinding
-metadata:
-  name: {{ $.Release.Name }}-{{ $name }}-cluster-reader
-  labels:
-    {{- $labels | nindent 4 }}
-roleRef:
-  apiGroup: rbac.authorization.k8s.io
-  kind: ClusterRole
-  name: {{ $.Release.Name }}-{{ $name }}-cluster-reader
-subjects:
-  - kind: ServiceAccount
-    name: {{ $name }}
-    namespace: {{ $.Release.Namespace }}
 {{- end }}
 {{- end }}
 """
@@ -649,16 +625,14 @@ NETWORKPOLICIES = """\
 
 DATASTORES = """\
 {{- range $name, $ds := .Values.datastores }}
-{{- $labels := include "[[CHART]].labels" (dict "root" $ "name" $name "tier" "data") }}
-{{- $selector := include "[[CHART]].selectorLabels" (dict "root" $ "name" $name) }}
+{{- $workload := dict "root" $ "name" $name "tier" "data" }}
+{{- $labels := include "[[CHART]].labels" $workload }}
+{{- $selector := include "[[CHART]].selectorLabels" $workload }}
 ---
 apiVersion: v1
 kind: Service
 metadata:
-  name: {{ $name }}
-  namespace: {{ $.Release.Namespace }}
-  labels:
-    {{- $labels | nindent 4 }}
+  {{- include "[[CHART]].metadata" $workload | nindent 2 }}
 spec:
   clusterIP: None
   type: ClusterIP
@@ -673,10 +647,7 @@ spec:
 apiVersion: apps/v1
 kind: StatefulSet
 metadata:
-  name: {{ $name }}
-  namespace: {{ $.Release.Namespace }}
-  labels:
-    {{- $labels | nindent 4 }}
+  {{- include "[[CHART]].metadata" $workload | nindent 2 }}
 spec:
   serviceName: {{ $name }}
   replicas: 1
@@ -778,15 +749,12 @@ DEPLOYMENTS = """\
 {{- $checksum := .Files.Get "files/[[MODEL_FILE]]" | sha256sum }}
 {{- $tel := .Values.telemetry.collector }}
 {{- range $name, $svc := .Values.services }}
-{{- $labels := include "[[CHART]].labels" (dict "root" $ "name" $name "tier" $svc.tier) }}
+{{- $workload := dict "root" $ "name" $name "tier" $svc.tier }}
 ---
 apiVersion: apps/v1
 kind: Deployment
 metadata:
-  name: {{ $name }}
-  namespace: {{ $.Release.Namespace }}
-  labels:
-    {{- $labels | nindent 4 }}
+  {{- include "[[CHART]].metadata" $workload | nindent 2 }}
 spec:
   replicas: {{ $svc.replicas }}
   revisionHistoryLimit: 5
@@ -801,7 +769,7 @@ spec:
   template:
     metadata:
       labels:
-        {{- $labels | nindent 8 }}
+        {{- include "[[CHART]].labels" $workload | nindent 8 }}
       annotations:
         netshop.io/model-checksum: {{ $checksum }}
     spec:
@@ -895,10 +863,7 @@ SERVICES = """\
 apiVersion: v1
 kind: Service
 metadata:
-  name: {{ $name }}
-  namespace: {{ $.Release.Namespace }}
-  labels:
-    {{- include "[[CHART]].labels" (dict "root" $ "name" $name "tier" $svc.tier) | nindent 4 }}
+  {{- include "[[CHART]].metadata" (dict "root" $ "name" $name "tier" $svc.tier) | nindent 2 }}
 spec:
   type: ClusterIP
   selector:
@@ -919,10 +884,7 @@ HPA = """\
 apiVersion: autoscaling/v2
 kind: HorizontalPodAutoscaler
 metadata:
-  name: {{ $name }}
-  namespace: {{ $.Release.Namespace }}
-  labels:
-    {{- include "[[CHART]].labels" (dict "root" $ "name" $name "tier" $svc.tier) | nindent 4 }}
+  {{- include "[[CHART]].metadata" (dict "root" $ "name" $name "tier" $svc.tier) | nindent 2 }}
 spec:
   scaleTargetRef:
     apiVersion: apps/v1
@@ -977,10 +939,7 @@ PDB = """\
 apiVersion: policy/v1
 kind: PodDisruptionBudget
 metadata:
-  name: {{ $name }}
-  namespace: {{ $.Release.Namespace }}
-  labels:
-    {{- include "[[CHART]].labels" (dict "root" $ "name" $name "tier" $svc.tier) | nindent 4 }}
+  {{- include "[[CHART]].metadata" (dict "root" $ "name" $name "tier" $svc.tier) | nindent 2 }}
 spec:
   maxUnavailable: {{ $.Values.podDisruptionBudget.maxUnavailable }}
   selector:
@@ -997,10 +956,8 @@ INGRESS = """\
 apiVersion: networking.k8s.io/v1
 kind: Ingress
 metadata:
-  name: {{ $.Release.Name }}
-  namespace: {{ $.Release.Namespace }}
-  labels:
-    {{- include "[[CHART]].labels" (dict "root" $ "name" .service "tier" (include "[[CHART]].tierOf" (dict "root" $ "name" .service))) | nindent 4 }}
+  {{- $tier := include "[[CHART]].tierOf" (dict "root" $ "name" .service) }}
+  {{- include "[[CHART]].metadata" (dict "root" $ "name" .service "tier" $tier "object" $.Release.Name) | nindent 2 }}
   {{- with .annotations }}
   annotations:
     {{- toYaml . | nindent 4 }}

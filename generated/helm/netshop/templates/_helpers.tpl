@@ -20,6 +20,28 @@ app.kubernetes.io/name: {{ .name }}
 app.kubernetes.io/instance: {{ .root.Release.Name }}
 {{- end }}
 
+{{/*
+Metadata of an object that belongs to one workload: its name (default: the workload's), the release
+namespace (unless "cluster" is set) and the workload's labels.
+Call with (dict "root" $ "name" <workload> "tier" <tier> ["object" <object name>] ["cluster" true]).
+*/}}
+{{- define "netshop.metadata" -}}
+name: {{ .object | default .name }}
+{{- if not .cluster }}
+namespace: {{ .root.Release.Namespace }}
+{{- end }}
+labels:
+  {{- include "netshop.labels" . | nindent 2 }}
+{{- end }}
+
+{{/* Metadata of a platform-wide object. Call with (dict "root" $ "object" <object name>). */}}
+{{- define "netshop.platformMetadata" -}}
+name: {{ .object }}
+namespace: {{ .root.Release.Namespace }}
+labels:
+  {{- include "netshop.platformLabels" .root | nindent 2 }}
+{{- end }}
+
 {{/* Labels of platform-wide objects (namespace, quota, model ConfigMap, policies). */}}
 {{- define "netshop.platformLabels" -}}
 app.kubernetes.io/instance: {{ .Release.Name }}
@@ -101,10 +123,7 @@ A NetworkPolicy. Call with (dict "root" $ "name" <policy> "pod" <podSelector> "t
 apiVersion: networking.k8s.io/v1
 kind: NetworkPolicy
 metadata:
-  name: {{ .name }}
-  namespace: {{ .root.Release.Namespace }}
-  labels:
-    {{- include "netshop.platformLabels" .root | nindent 4 }}
+  {{- include "netshop.platformMetadata" (dict "root" .root "object" .name) | nindent 2 }}
     netshop.io/policy: zero-trust
 spec:
   podSelector:
