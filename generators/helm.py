@@ -458,7 +458,8 @@ spec:
 """
 
 NAMESPACE = """\
-{{- if .Values.namespace.create }}
+{{- /* The helm CLI always has a release namespace; an SDK render without one gets no Namespace object. */}}
+{{- if and .Values.namespace.create .Release.Namespace }}
 apiVersion: v1
 kind: Namespace
 metadata:
