@@ -24,6 +24,7 @@ import orjson
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+from opentelemetry.instrumentation.utils import suppress_instrumentation
 
 from . import context, logs, metrics, problems, telemetry
 from .client import Peers
@@ -116,7 +117,8 @@ class ServiceRuntime:
         delay = 0.2
         while self.db is None:
             try:
-                self.db = await db.connect(self.identity, self.migrations)
+                with suppress_instrumentation():  # schema set-up is not traffic
+                    self.db = await db.connect(self.identity, self.migrations)
                 self._ready["postgres"] = True
             except Exception as exc:
                 log.warning("postgres not ready (%s); retrying in %.1fs", exc, delay)
@@ -154,7 +156,11 @@ class ServiceRuntime:
                 delay = min(delay * 2, 5)
 
     async def readiness(self) -> dict[str, str]:
-        """Probe each datastore the model gives this service."""
+        """Probe each datastore the model gives this service (untraced: probes are not traffic)."""
+        with suppress_instrumentation():
+            return await self._readiness()
+
+    async def _readiness(self) -> dict[str, str]:
         checks: dict[str, str] = {}
         if "postgres" in self.needs:
             try:

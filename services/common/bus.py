@@ -15,6 +15,7 @@ from typing import Any
 import aio_pika
 import orjson
 from aio_pika.abc import AbstractIncomingMessage, AbstractRobustChannel, AbstractRobustConnection
+from opentelemetry.instrumentation.utils import suppress_instrumentation
 
 from model.schema import Event, Subscription
 
@@ -123,10 +124,11 @@ class Bus:
             try:
                 if self.connected:
                     assert self.channel is not None
-                    for _, sub in self.consumes:
-                        for name in (sub.queue, sub.dead_letter_queue):
-                            q = await self.channel.declare_queue(name, passive=True)
-                            metrics.queue_depth.labels(name).set(q.declaration_result.message_count or 0)
+                    with suppress_instrumentation():
+                        for _, sub in self.consumes:
+                            for name in (sub.queue, sub.dead_letter_queue):
+                                q = await self.channel.declare_queue(name, passive=True)
+                                metrics.queue_depth.labels(name).set(q.declaration_result.message_count or 0)
             except Exception as exc:  # the broker may be restarting; the gauge just pauses
                 log.debug("queue depth unavailable: %s", exc)
             await asyncio.sleep(5)

@@ -15,11 +15,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
 import orjson
+from opentelemetry import context as otel_context
+from opentelemetry import propagate, trace
+from opentelemetry.instrumentation.utils import suppress_instrumentation
 
 from services.common.client import PeerUnavailable
 from services.common.faults import FaultInjected
@@ -28,6 +32,7 @@ from services.common.problems import Problem
 from .runtime import runtime
 
 log = logging.getLogger("netshop.orders.saga")
+tracer = trace.get_tracer("netshop.orders")
 EVENT = "order.created"
 STUCK_AFTER_SECONDS = 60
 
@@ -148,8 +153,11 @@ async def run(user_id: uuid.UUID, key: str, card_number: str) -> tuple[dict, boo
                 "INSERT INTO order_lines (order_id, product_id, name, quantity, unit_price_minor) VALUES ($1, $2, $3, $4, $5)",
                 [(order_id, line["product_id"], line["name"], line["quantity"], line["unit_price_minor"]) for line in lines],
             )
+            carrier: dict[str, str] = {}
+            propagate.inject(carrier)  # the relay publishes inside this checkout's trace
             await conn.execute(
-                "INSERT INTO outbox (event_id, event, checkout_id, payload) VALUES ($1, $2, $3, $4)", event_id, EVENT, checkout_id, payload
+                "INSERT INTO outbox (event_id, event, checkout_id, payload, trace_context) VALUES ($1, $2, $3, $4, $5)",
+                event_id, EVENT, checkout_id, payload, carrier,
             )
             await step(conn, checkout_id, "order_stored", detail={"order_id": str(order_id)})
             await conn.execute(
@@ -218,9 +226,25 @@ async def relay_once(batch: int = 100) -> int:
     pool, bus = runtime.require_db(), runtime.bus
     if bus is None or not bus.connected:
         return 0
+    with suppress_instrumentation():  # polling is not traffic; each publish re-enters its checkout's trace
+        return await _relay_batch(pool, bus, batch)
+
+
+@contextmanager
+def checkout_trace(carrier: dict[str, str], name: str):
+    """Make the checkout's stored trace context current (and instrumentation active) for a publish."""
+    token = otel_context.attach(propagate.extract(carrier or {}))
+    try:
+        with tracer.start_as_current_span(name, kind=trace.SpanKind.INTERNAL):
+            yield
+    finally:
+        otel_context.detach(token)
+
+
+async def _relay_batch(pool, bus, batch: int) -> int:
     async with pool.acquire() as conn, conn.transaction():
         rows = await conn.fetch(
-            "SELECT id, event_id, event, checkout_id, payload FROM outbox WHERE sent_at IS NULL ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED",
+            "SELECT id, event_id, event, checkout_id, payload, trace_context FROM outbox WHERE sent_at IS NULL ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED",
             batch,
         )
         if not rows:
@@ -229,7 +253,8 @@ async def relay_once(batch: int = 100) -> int:
         async def publish(row: asyncpg.Record) -> int | None:
             try:
                 await runtime.faults.hit(f"publish:{row['event']}")
-                await bus.publish(row["event"], row["payload"], message_id=str(row["event_id"]))
+                with checkout_trace(row["trace_context"], f"outbox relay {row['event']}"):
+                    await bus.publish(row["event"], row["payload"], message_id=str(row["event_id"]))
                 return row["id"]
             except Exception as exc:
                 log.warning("publishing %s failed: %s", row["event_id"], exc)
@@ -274,8 +299,9 @@ async def relay_forever() -> None:
 async def _pending_gauge() -> None:
     from services.common import metrics
 
-    async with runtime.require_db().acquire() as conn:
-        metrics.outbox_pending.labels("orders").set(await conn.fetchval("SELECT count(*) FROM outbox WHERE sent_at IS NULL"))
+    with suppress_instrumentation():
+        async with runtime.require_db().acquire() as conn:
+            metrics.outbox_pending.labels(runtime.name).set(await conn.fetchval("SELECT count(*) FROM outbox WHERE sent_at IS NULL"))
 
 
 # --------------------------------------------------------------------------- reconciler
@@ -285,13 +311,14 @@ async def reconcile_once() -> int:
     """Finish compensation nobody could finish: checkouts abandoned half-way (the process died between
     authorise and store) and failed checkouts whose authorisation was still unaccounted for."""
     pool = runtime.require_db()
-    async with pool.acquire() as conn:
-        abandoned = await conn.fetch(
-            f"SELECT id FROM checkouts WHERE status = 'started' AND updated_at < now() - interval '{STUCK_AFTER_SECONDS} seconds' LIMIT 50"
-        )
-        pending = await conn.fetch(
-            "SELECT id FROM checkouts WHERE compensation_pending AND updated_at < now() - interval '5 seconds' LIMIT 50"
-        )
+    with suppress_instrumentation():
+        async with pool.acquire() as conn:
+            abandoned = await conn.fetch(
+                f"SELECT id FROM checkouts WHERE status = 'started' AND updated_at < now() - interval '{STUCK_AFTER_SECONDS} seconds' LIMIT 50"
+            )
+            pending = await conn.fetch(
+                "SELECT id FROM checkouts WHERE compensation_pending AND updated_at < now() - interval '5 seconds' LIMIT 50"
+            )
     for row in abandoned:
         problem = Problem(503, "The checkout was interrupted; any authorisation was voided. Please try again.",
                           title="Checkout interrupted")

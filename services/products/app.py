@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 
+from opentelemetry.instrumentation.utils import suppress_instrumentation
+
 from .api.routes import router
 from .db import seed
 from .runtime import runtime
@@ -13,7 +15,8 @@ log = logging.getLogger("netshop.products")
 
 @runtime.when_ready
 async def _seed(rt) -> None:
-    added = await seed(rt.db)
+    with suppress_instrumentation():
+        added = await seed(rt.db)
     if added:
         log.info("seeded %d products", added)
 

@@ -54,6 +54,7 @@ CREATE TABLE outbox (
     event       text NOT NULL,
     checkout_id uuid NOT NULL,
     payload     jsonb NOT NULL,
+    trace_context jsonb NOT NULL DEFAULT '{}',
     created_at  timestamptz NOT NULL DEFAULT clock_timestamp(),
     sent_at     timestamptz,
     attempts    integer NOT NULL DEFAULT 0
