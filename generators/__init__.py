@@ -15,6 +15,8 @@ FAMILIES: dict[str, str] = {
     "policies": "generators.networkpolicies",
     "helm": "generators.helm",
     "kustomize": "generators.kustomize",
+    "data-ha": "generators.data_ha",
+    "gitops": "generators.gitops",
 }
 
 
