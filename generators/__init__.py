@@ -17,6 +17,8 @@ FAMILIES: dict[str, str] = {
     "kustomize": "generators.kustomize",
     "data-ha": "generators.data_ha",
     "gitops": "generators.gitops",
+    "security": "generators.security",
+    "terraform": "generators.terraform",
 }
 
 

@@ -38,7 +38,8 @@ RATE_WINDOW = "5m"
 
 # Bundles in sync-wave order: name, path under generated/ ({cloud} is the overlay), wave, what it holds.
 BUNDLES: tuple[tuple[str, str, int, str], ...] = (
-    ("security", "security", -2, "Kyverno admission policies and the secrets the platform reads"),
+    ("secret-store", "security/secret-stores", -2, "The cloud's secret manager as a ClusterSecretStore"),
+    ("security", "security/policies", -2, "Kyverno admission policies and the secrets the platform reads"),
     ("data-ha", "data-ha", -1, "Replicated, zone-spread PostgreSQL, Redis and RabbitMQ"),
     ("core", "kustomize/overlays/{cloud}", 0, "Services, governance and zero-trust NetworkPolicies"),
     ("service-mesh", "service-mesh", 1, "Mutual TLS and authorisation per model edge"),
@@ -211,6 +212,8 @@ def applications(model: NetShopModel, cloud: Cloud) -> list[tuple[str, dict]]:
         source: dict = {"repoURL": repo, "targetRevision": "HEAD", "path": bundle_path(path, cloud)}
         if name == "core":
             source["kustomize"] = {"patches": enterprise_patches(model)}
+        elif name == "secret-store":
+            source["directory"] = {"include": f"{cloud.name}.yaml"}
         else:
             source["directory"] = {"recurse": True, "exclude": "{examples/*,*.json}"}
         out.append((name, _application(model, f"{model.platform.name}-{name}", project_name(model), wave, source,
