@@ -28,7 +28,11 @@ class Addon:
         return dict(self.labels)
 
 
+ARGOCD = Addon("argo-cd", "argocd", "https://argoproj.github.io/argo-helm", "argo-cd", "9.1.4",
+               "GitOps controller that syncs the app-of-apps (installed first, then manages itself)")
+
 ADDONS: tuple[Addon, ...] = (
+    ARGOCD,
     Addon("argo-rollouts", "argo-rollouts", "https://argoproj.github.io/argo-helm", "argo-rollouts", "2.40.5",
           "Canary and blue-green releases of the edge services"),
     Addon("cloudnative-pg", "cnpg-system", "https://cloudnative-pg.github.io/charts", "cloudnative-pg", "0.27.0",
@@ -52,7 +56,3 @@ ADDON_BY_NAME = {a.name: a for a in ADDONS}
 # Where Prometheus answers queries (the Prometheus Operator's governing Service in the scraper namespace).
 PROMETHEUS_SERVICE = "prometheus-operated"
 PROMETHEUS_PORT = 9090
-
-# Argo CD itself is installed first (by Ansible), then manages everything else.
-ARGOCD = Addon("argo-cd", "argocd", "https://argoproj.github.io/argo-helm", "argo-cd", "9.1.4",
-               "GitOps controller that syncs the app-of-apps")

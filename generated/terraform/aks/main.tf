@@ -11,8 +11,8 @@ terraform {
   }
 }
 
-variable "authorized_cidr" {
-  description = "Address range allowed to reach the API server"
+variable "disk_encryption_set_id" {
+  description = "Disk encryption set (customer-managed key) for node disks"
   type        = string
 }
 
@@ -23,6 +23,18 @@ provider "azurerm" {
 resource "azurerm_resource_group" "platform" {
   name     = "netshop-aks"
   location = "westeurope"
+  tags = {
+    platform     = "netshop"
+    "managed-by" = "terraform"
+  }
+}
+
+resource "azurerm_log_analytics_workspace" "platform" {
+  name                = "netshop-aks"
+  location            = azurerm_resource_group.platform.location
+  resource_group_name = azurerm_resource_group.platform.name
+  sku                 = "PerGB2018"
+  retention_in_days   = 90
   tags = {
     platform     = "netshop"
     "managed-by" = "terraform"
@@ -41,21 +53,26 @@ resource "azurerm_kubernetes_cluster" "platform" {
   workload_identity_enabled = true
   azure_policy_enabled      = true
   local_account_disabled    = true
+  private_cluster_enabled   = true
+  disk_encryption_set_id    = var.disk_encryption_set_id
   tags = {
     platform     = "netshop"
     "managed-by" = "terraform"
   }
 
   default_node_pool {
-    name       = "workers"
-    vm_size    = "Standard_D4s_v5"
-    zones      = ["1", "2", "3"]
-    node_count = 3
-    # Azure balances a zonal pool's nodes across its zones: nodes_per_zone in each.
+    name                         = "system"
+    vm_size                      = "Standard_D4s_v5"
+    zones                        = ["1", "2", "3"]
+    node_count                   = 3
     max_pods                     = 50
     os_disk_type                 = "Ephemeral"
     host_encryption_enabled      = true
-    only_critical_addons_enabled = false
+    only_critical_addons_enabled = true
+  }
+
+  oms_agent {
+    log_analytics_workspace_id = azurerm_log_analytics_workspace.platform.id
   }
 
   identity {
@@ -69,16 +86,29 @@ resource "azurerm_kubernetes_cluster" "platform" {
     network_policy      = "cilium"
   }
 
-  api_server_access_profile {
-    authorized_ip_ranges = [var.authorized_cidr]
-  }
-
   azure_active_directory_role_based_access_control {
     azure_rbac_enabled = true
   }
 
   key_vault_secrets_provider {
     secret_rotation_enabled = true
+  }
+}
+
+resource "azurerm_kubernetes_cluster_node_pool" "workers" {
+  name                  = "workers"
+  kubernetes_cluster_id = azurerm_kubernetes_cluster.platform.id
+  vm_size               = "Standard_D4s_v5"
+  zones                 = ["1", "2", "3"]
+  node_count            = 3
+  # Azure balances a zonal pool's nodes across its zones: nodes_per_zone in each.
+  max_pods                = 50
+  os_disk_type            = "Ephemeral"
+  host_encryption_enabled = true
+  mode                    = "User"
+  tags = {
+    platform     = "netshop"
+    "managed-by" = "terraform"
   }
 }
 

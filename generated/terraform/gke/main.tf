@@ -22,6 +22,11 @@ variable "authorized_cidr" {
   type        = string
 }
 
+variable "rbac_security_group" {
+  description = "Google Group (gke-security-groups@<domain>) whose members get Kubernetes RBAC"
+  type        = string
+}
+
 provider "google" {
   project = var.project_id
   region  = "europe-west1"
@@ -43,8 +48,13 @@ resource "google_container_cluster" "platform" {
     platform     = "netshop"
     "managed-by" = "terraform"
   }
+  #checkov:skip=CKV_GCP_69:the default node pool is removed; the workers pool sets workload_metadata_config GKE_METADATA
 
   ip_allocation_policy {}
+
+  authenticator_groups_config {
+    security_group = var.rbac_security_group
+  }
 
   release_channel {
     channel = "REGULAR"
