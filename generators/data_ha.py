@@ -34,6 +34,7 @@ from .k8s import (
     resources,
     selector,
 )
+from .k8s import statefulset as core_statefulset
 
 ROOTS = ("data-ha/",)
 
@@ -368,38 +369,16 @@ def redis_objects(model: NetShopModel, ds: Datastore) -> list[dict]:
         "resources": resources(model.platform.default_resources),
         "volumeMounts": [{"name": "conf", "mountPath": "/conf"}],
     }
-    statefulset = k8s(
-        "apps/v1", "StatefulSet", name, ns, labels=lab,
-        spec={
-            "serviceName": headless,
-            "replicas": REPLICAS,
-            "podManagementPolicy": "OrderedReady",
-            "revisionHistoryLimit": 5,
-            "selector": {"matchLabels": selector(model, ds.name)},
-            "template": {
-                "metadata": {"labels": lab},
-                "spec": {
-                    "serviceAccountName": ds.name,
-                    "automountServiceAccountToken": False,
-                    "securityContext": pod_security_context(ds.run_as_user),
-                    "terminationGracePeriodSeconds": 60,
-                    "topologySpreadConstraints": _spread(selector(model, ds.name)),
-                    "affinity": {"nodeAffinity": _zone_affinity(model)},
-                    "initContainers": [init],
-                    "containers": [redis, sentinel],
-                    "volumes": [{"name": "conf", "emptyDir": {"sizeLimit": "1Mi"}}, {"name": "tmp", "emptyDir": {"sizeLimit": "16Mi"}}],
-                },
-            },
-            "volumeClaimTemplates": [
-                {
-                    "apiVersion": "v1",
-                    "kind": "PersistentVolumeClaim",
-                    "metadata": {"name": "data", "labels": lab},
-                    "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": ds.storage}}},
-                }
-            ],
-        },
-    )
+    # The core bundle's single-replica StatefulSet is the base (identity, security context, volume
+    # claim, zone spread); the HA version adds replicas, the Sentinel beside Redis and the config step.
+    statefulset = core_statefulset(model, ds)
+    statefulset["metadata"]["name"] = name
+    spec = statefulset["spec"]
+    spec |= {"serviceName": headless, "replicas": REPLICAS, "podManagementPolicy": "OrderedReady"}
+    pod = spec["template"]["spec"]  # keeps the core zone spread and zone affinity (k8s.placement)
+    pod["initContainers"] = [init]
+    pod["containers"] = [redis, sentinel]
+    pod["volumes"] = [{"name": "conf", "emptyDir": {"sizeLimit": "1Mi"}}, {"name": "tmp", "emptyDir": {"sizeLimit": "16Mi"}}]
     ports = [
         {"name": "tcp", "port": ds.port, "targetPort": ds.port, "protocol": "TCP"},
         {"name": "sentinel", "port": SENTINEL_PORT, "targetPort": SENTINEL_PORT, "protocol": "TCP"},
