@@ -16,6 +16,10 @@ FAMILIES: dict[str, str] = {
     "helm": "generators.helm",
     "kustomize": "generators.kustomize",
     "local": "generators.local",
+    "data-ha": "generators.data_ha",
+    "gitops": "generators.gitops",
+    "security": "generators.security",
+    "terraform": "generators.terraform",
 }
 
 

@@ -189,6 +189,10 @@ class Platform(Frozen):
     image: str = Field(
         description="Repository of the one parameterised service image; the service name selects the role at start."
     )
+    repository: str = Field(
+        pattern=r"^https://\S+\.git$",
+        description="Git repository (HTTPS clone URL) that Argo CD syncs the generated bundles from.",
+    )
     zones: list[Zone] = Field(min_length=1, description="Availability zones, in placement order.")
     tiers: list[Tier] = Field(description="Tiers from the top (edge) to the bottom (data).")
     default_resources: Resources = Field(description="Resources of a service that does not set its own.")
