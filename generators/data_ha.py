@@ -20,6 +20,7 @@ import math
 from collections.abc import Iterator
 
 from model.schema import Datastore, NetShopModel
+from model.messaging import DEAD_LETTER_EXCHANGE_TYPE, DEAD_LETTER_QUEUE_ARGUMENTS, dead_letter_routing_key, queue_arguments
 
 from .addons import ADDON_BY_NAME
 from .base import Artifact, header, k8s, to_yaml, yaml_stream
@@ -397,11 +398,6 @@ def redis_objects(model: NetShopModel, ds: Datastore) -> list[dict]:
 # --------------------------------------------------------------------------- RabbitMQ
 
 
-def dlx_routing_key(queue: str) -> str:
-    """Dead-lettered messages carry their dead-letter queue's name as routing key, so each reaches only its own."""
-    return queue
-
-
 def rabbitmq_objects(model: NetShopModel, ds: Datastore) -> list[dict]:
     """A 3-node cluster named after the datastore, and its topology: vhost, user, exchanges, quorum queues."""
     ns = model.platform.namespace
@@ -456,7 +452,7 @@ def rabbitmq_objects(model: NetShopModel, ds: Datastore) -> list[dict]:
     ]
     exchanges = sorted((x for x in model.exchanges if x.broker == ds.name), key=lambda x: x.name)
     for x in exchanges:
-        for name, kind in ((x.name, x.type), (x.dead_letter_exchange, "direct")):
+        for name, kind in ((x.name, x.type), (x.dead_letter_exchange, DEAD_LETTER_EXCHANGE_TYPE)):
             objs.append(k8s(RABBIT, "Exchange", f"{ds.name}-{name}".replace(".", "-"), ns, labels=lab,
                             spec={"name": name, "vhost": vhost, "type": kind, "durable": True, "autoDelete": False,
                                   "rabbitmqClusterReference": ref}))
@@ -466,17 +462,9 @@ def rabbitmq_objects(model: NetShopModel, ds: Datastore) -> list[dict]:
     )
     for event, sub in subs:
         x = by_exchange[event.exchange]
-        queue_args = {
-            "x-queue-type": "quorum",
-            "x-delivery-limit": sub.max_deliveries,
-            "x-dead-letter-exchange": x.dead_letter_exchange,
-            "x-dead-letter-routing-key": dlx_routing_key(sub.dead_letter_queue),
-            "x-dead-letter-strategy": "at-least-once",
-            "x-overflow": "reject-publish",
-        }
         for queue, args, source, key in (
-            (sub.queue, queue_args, x.name, sub.binding_key),
-            (sub.dead_letter_queue, {"x-queue-type": "quorum"}, x.dead_letter_exchange, dlx_routing_key(sub.dead_letter_queue)),
+            (sub.queue, queue_arguments(x, sub), x.name, sub.binding_key),
+            (sub.dead_letter_queue, dict(DEAD_LETTER_QUEUE_ARGUMENTS), x.dead_letter_exchange, dead_letter_routing_key(sub)),
         ):
             obj_name = f"{ds.name}-{queue}".replace(".", "-")
             objs.append(k8s(RABBIT, "Queue", obj_name, ns, labels=lab,

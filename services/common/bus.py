@@ -17,6 +17,7 @@ import orjson
 from aio_pika.abc import AbstractIncomingMessage, AbstractRobustChannel, AbstractRobustConnection
 from opentelemetry.instrumentation.utils import suppress_instrumentation
 
+from model.messaging import DEAD_LETTER_EXCHANGE_TYPE, DEAD_LETTER_QUEUE_ARGUMENTS, dead_letter_routing_key, queue_arguments
 from model.schema import Event, Subscription
 
 from . import metrics
@@ -62,12 +63,14 @@ class Bus:
         assert self.channel is not None
         xdef = self.identity.model.exchange_by_name[event.exchange]
         exchange = await self.channel.declare_exchange(xdef.name, aio_pika.ExchangeType(xdef.type), durable=True)
-        dlx = await self.channel.declare_exchange(xdef.dead_letter_exchange, aio_pika.ExchangeType.DIRECT, durable=True)
+        dlx = await self.channel.declare_exchange(
+            xdef.dead_letter_exchange, aio_pika.ExchangeType(DEAD_LETTER_EXCHANGE_TYPE), durable=True
+        )
         self.exchanges[xdef.name] = exchange
         for sub in event.subscriptions:
-            dlq = await self.channel.declare_queue(sub.dead_letter_queue, durable=True, arguments={"x-queue-type": "quorum"})
-            await dlq.bind(dlx, routing_key=sub.queue)
-            queue = await self.channel.declare_queue(sub.queue, durable=True, arguments=queue_arguments(xdef.dead_letter_exchange, sub))
+            dlq = await self.channel.declare_queue(sub.dead_letter_queue, durable=True, arguments=dict(DEAD_LETTER_QUEUE_ARGUMENTS))
+            await dlq.bind(dlx, routing_key=dead_letter_routing_key(sub))
+            queue = await self.channel.declare_queue(sub.queue, durable=True, arguments=queue_arguments(xdef, sub))
             await queue.bind(exchange, routing_key=sub.binding_key)
 
     async def publish(self, event_name: str, payload: dict[str, Any], *, message_id: str, timeout: float = 5.0) -> None:
@@ -143,12 +146,3 @@ class Bus:
                 pass
         if self.connection is not None:
             await self.connection.close()
-
-
-def queue_arguments(dead_letter_exchange: str, sub: Subscription) -> dict[str, Any]:
-    return {
-        "x-queue-type": "quorum",
-        "x-dead-letter-exchange": dead_letter_exchange,
-        "x-dead-letter-routing-key": sub.queue,
-        "x-delivery-limit": sub.max_deliveries,
-    }
