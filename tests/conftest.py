@@ -70,7 +70,7 @@ def platform(request):
     import shutil
     import tempfile
 
-    from tests import platform_fixture
+    import platform_fixture
 
     # supervisord's socket path must stay short
     run_dir = Path(tempfile.mkdtemp(prefix="ns-", dir="/tmp"))

@@ -15,7 +15,7 @@ import httpx
 from model import load_model
 from model.schema import NetShopModel
 from netshop import local
-from tests.tcpproxy import FaultProxy
+from tcpproxy import FaultProxy
 
 
 def free_offset() -> int:

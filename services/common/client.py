@@ -172,7 +172,7 @@ class Peer:
         try:
             async for attempt in AsyncRetrying(
                 stop=stop_after_attempt(attempts),
-                wait=wait_exponential_jitter(initial=0.05, max=0.5),
+                wait=wait_exponential_jitter(multiplier=0.05, max=0.5),
                 retry=retry_if_exception_type(_Transient),
                 reraise=True,
             ):
