@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 NCA_VENV := .venv-nca
 STAMP := $(VENV)/.installed
 
-.PHONY: setup up down status test test-fast generate check validate clean
+.PHONY: setup up down status test test-fast generate check validate clean bench-generate
 
 setup: $(STAMP) $(NCA_VENV)/.installed  ## create .venv (idempotent)
 
@@ -31,6 +31,9 @@ check: setup  ## fail if generated/ is stale
 test: setup  ## the whole suite (slow suites bounded)
 	@scripts/ensure-datastores.sh
 	$(VENV)/bin/pytest -q
+
+bench-generate: setup  ## time generate on NetShop and on models 10x and 100x its size
+	$(PY) bench/generate_scaling.py
 
 clean:
 	rm -rf $(VENV) $(NCA_VENV) .pytest_cache

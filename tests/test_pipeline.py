@@ -356,3 +356,19 @@ def test_export_of_a_broken_model_fails_without_json(tmp_path):
     broken.write_text(MODEL_PATH.read_text().replace("port: 8104", "port: 8103", 1))
     run = invoke(["model", "export", str(broken)])
     assert run.exit_code == 1 and run.stdout == "" and "[port.unique]" in run.stderr
+
+
+# --------------------------------------------------------------------------- the scaling benchmark's models
+
+
+def test_the_scaling_benchmark_builds_valid_models_k_times_netshops_size(netshop):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("generate_scaling", REPO / "bench" / "generate_scaling.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    model = bench.checked(bench.synthetic(yaml.safe_load(MODEL_PATH.read_text()), 3), "3x")
+    assert len(model.services) == 3 * len(netshop.services)
+    assert len(model.datastores) == 3 * len(netshop.datastores)
+    assert len(model.edges) == 3 * len(netshop.edges)
+    assert len(model.events) == 3 * len(netshop.events)
