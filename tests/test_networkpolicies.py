@@ -303,7 +303,8 @@ def test_dns_egress_reaches_only_cluster_dns(netshop_scenario, analysis):
 def test_an_unmodelled_pod_in_the_namespace_gets_dns_and_nothing_else(netshop_scenario, analysis):
     model, ns = netshop_scenario.model, netshop_scenario.model.platform.namespace
     touching = {k: v for k, v in getattr(netshop_scenario, analysis)().items() if f"{ns}/{INTRUDER}" in k}
-    assert touching == {(f"{ns}/{INTRUDER}", f"{model.platform.dns.namespace}/{DNS_POD}"): Ports.single("TCP", 53) | Ports.single("UDP", 53)}
+    dns = model.platform.dns
+    assert touching == {(f"{ns}/{INTRUDER}", f"{dns.namespace}/{DNS_POD}"): Ports.single("TCP", dns.port) | Ports.single("UDP", dns.port)}
 
 
 def test_the_policy_file_holds_the_manifests_policies(netshop_scenario):
@@ -387,6 +388,19 @@ def test_a_policy_the_model_does_not_declare_is_caught_by_both_analyses(netshop,
     for got in (sc.nca(), sc.evaluator()):
         assert (edge.source, edge.target, 9999) in sc.sync_and_data(got)
         assert got != expected(netshop)
+
+
+def test_load_balancer_ranges_reach_only_the_ingress_service_when_a_cloud_sends_traffic_straight_to_pods(model_data, tmp_path):
+    cloud = next(c for c in model_data["clouds"] if c["ingress_source"].get("cidrs"))
+    model_data["platform"]["ingress"]["source"] = cloud["ingress_source"]
+    model = build(model_data)
+    sc = Scenario.render(model, tmp_path)
+    want = expected(model)
+    web = f"{model.platform.namespace}/{model.platform.ingress.service}"
+    from_ranges = {k for k in want if k[0].startswith("ip:")}
+    assert from_ranges and all(d == web for _, d in from_ranges)
+    for got in (sc.nca(), sc.evaluator()):
+        assert got == want, explain(got, want)
 
 
 # --------------------------------------------------------------------------- nca --sanity

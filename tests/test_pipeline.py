@@ -262,30 +262,41 @@ def test_validate_accepts_the_netshop_model():
     assert "all inspections pass" in run.stdout
 
 
-def _line_of(text: str, needle: str) -> int:
-    return next(i for i, line in enumerate(text.splitlines(), 1) if needle in line)
+def edit_line(text: str, pattern: str, old: str, new: str, after: str = "") -> tuple[str, int]:
+    """Replace `old` by `new` on the first line matching `pattern` (at or after the first line with `after`)."""
+    lines = text.splitlines(keepends=True)
+    start = next(i for i, line in enumerate(lines) if after in line) if after else 0
+    i = next(i for i in range(start, len(lines)) if re.search(pattern, lines[i]))
+    lines[i] = lines[i].replace(old, new, 1)
+    return "".join(lines), i + 1
+
+
+def broken_port(data: dict, index: int, value: object, text: str | None = None) -> tuple[str, int]:
+    """The model text with services[index].port set to `value`, and the line it is on."""
+    port = data["services"][index]["port"]
+    return edit_line(text or MODEL_PATH.read_text(), rf"^\s*port: {port}\s*$", f"port: {port}", f"port: {value}")
+
+
+def broken_data_edge(data: dict, index: int, text: str | None = None) -> tuple[str, int]:
+    """The model text with data_edges[index] pointing at a datastore nobody declared."""
+    edge = data["data_edges"][index]
+    return edit_line(text or MODEL_PATH.read_text(), rf"datastore: {edge['datastore']}\b", f"datastore: {edge['datastore']}", "datastore: nowhere",
+                     after=f"service: {edge['service']}, datastore: {edge['datastore']}")
 
 
 @pytest.mark.parametrize(
-    ("old", "new", "rule", "yaml_path"),
+    ("breakage", "rule", "yaml_path"),
     [
-        # an inspection: a data edge to a datastore nobody declared
-        ("{service: cart, datastore: redis,", "{service: cart, datastore: memcached,", "data-edge.datastore.exists", "data_edges[{i}].datastore"),
-        # the schema: a port that is not a number
-        ("port: 8104", "port: eighty-one-oh-four", "schema.int_parsing", "services[{i}].port"),
+        ("data-edge", "data-edge.datastore.exists", "data_edges[{i}].datastore"),  # an inspection
+        ("port", "schema.int_parsing", "services[{i}].port"),  # the schema: a port that is not a number
     ],
 )
-def test_validate_reports_file_line_yaml_path_rule_and_fix(tmp_path, old, new, rule, yaml_path, model_data):
-    text = MODEL_PATH.read_text()
-    assert old in text
+def test_validate_reports_file_line_yaml_path_rule_and_fix(tmp_path, breakage, rule, yaml_path, model_data):
+    index = len(model_data["data_edges" if breakage == "data-edge" else "services"]) - 1
+    text, line = broken_data_edge(model_data, index) if breakage == "data-edge" else broken_port(model_data, index, "eighty")
     broken = tmp_path / "a-model-directory-with-a-long-name" / "broken-netshop-model.yaml"
     broken.parent.mkdir()
-    broken.write_text(text.replace(old, new, 1))
-    line = _line_of(broken.read_text(), new)
-    if rule.startswith("data-edge"):
-        index = next(i for i, e in enumerate(model_data["data_edges"]) if e["service"] == "cart" and e["datastore"] == "redis")
-    else:
-        index = next(i for i, s in enumerate(model_data["services"]) if s["port"] == 8104)
+    broken.write_text(text)
     run = invoke(["model", "validate", str(broken)])
     assert run.exit_code == 1
     assert run.stdout == ""
@@ -294,10 +305,10 @@ def test_validate_reports_file_line_yaml_path_rule_and_fix(tmp_path, old, new, r
     assert re.search(r"^\s+fix: \S", run.stderr, re.M)
 
 
-def test_validate_lists_every_violation(tmp_path):
-    text = MODEL_PATH.read_text()
+def test_validate_lists_every_violation(tmp_path, model_data):
     broken = tmp_path / "broken.yaml"
-    broken.write_text(text.replace("port: 8104", "port: 8103", 1).replace("{service: cart, datastore: redis,", "{service: cart, datastore: nowhere,", 1))
+    text, _ = broken_port(model_data, 1, model_data["services"][0]["port"])
+    broken.write_text(broken_data_edge(model_data, 0, text)[0])
     run = invoke(["model", "validate", str(broken)])
     assert run.exit_code == 1
     rules = set(re.findall(r"\[([a-z.-]+)\]$", run.stderr, re.M))
@@ -351,9 +362,9 @@ def test_export_events_carry_producer_and_subscriptions(exported):
         assert [s["queue"] for s in got["subscriptions"]] == [s["queue"] for s in ev["subscriptions"]]
 
 
-def test_export_of_a_broken_model_fails_without_json(tmp_path):
+def test_export_of_a_broken_model_fails_without_json(tmp_path, model_data):
     broken = tmp_path / "broken.yaml"
-    broken.write_text(MODEL_PATH.read_text().replace("port: 8104", "port: 8103", 1))
+    broken.write_text(broken_port(model_data, 1, model_data["services"][0]["port"])[0])
     run = invoke(["model", "export", str(broken)])
     assert run.exit_code == 1 and run.stdout == "" and "[port.unique]" in run.stderr
 
