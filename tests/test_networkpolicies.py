@@ -36,9 +36,6 @@ ZOO = Path(__file__).resolve().parent / "fixtures" / "netpol-zoo.yaml"
 DNS_POD, CONTROLLER_POD, SCRAPER_POD, BYSTANDER, INTRUDER = "kube-dns", "ingress-controller", "prometheus", "bystander", "intruder"
 ELSEWHERE = "elsewhere"
 
-pytestmark = pytest.mark.skipif(not NCA.exists(), reason="network-config-analyzer venv missing: run `make setup`")
-
-
 # --------------------------------------------------------------------------- the simulated cluster
 
 
@@ -160,6 +157,7 @@ def _endpoints(text: str) -> list[str]:
 
 
 def nca(mode: str, policies: Path, resources: list[Path], *extra: str) -> subprocess.CompletedProcess:
+    assert NCA.exists(), f"{NCA} is missing: `make setup` builds network-config-analyzer's venv"
     args = [str(NCA), f"--{mode}", str(policies)]
     for r in resources:
         args += ["--resource_list", str(r)]
