@@ -6,7 +6,7 @@ NCA_VENV := .venv-nca
 CHECKOV_VENV := .venv-checkov
 STAMP := $(VENV)/.installed
 
-.PHONY: setup up down status test test-fast generate check validate clean sbom
+.PHONY: setup up down status test test-fast generate check validate clean sbom bench-generate
 
 setup: $(STAMP) $(NCA_VENV)/.installed $(CHECKOV_VENV)/.installed  ## create .venv (idempotent)
 
@@ -42,6 +42,9 @@ check: setup  ## fail if generated/ is stale
 test: setup  ## the whole suite (slow suites bounded)
 	@scripts/ensure-datastores.sh
 	$(VENV)/bin/pytest -q
+
+bench-generate: setup  ## time generate on NetShop and on models 10x and 100x its size
+	$(PY) bench/generate_scaling.py
 
 clean:
 	rm -rf $(VENV) $(NCA_VENV) $(CHECKOV_VENV) .pytest_cache build

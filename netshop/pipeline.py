@@ -19,6 +19,15 @@ MANIFEST = "MANIFEST"
 FIX_COMMAND = "netshop generate   (or: make generate), then commit generated/"
 
 
+def fix_command(only: list[str] | None = None, model: Path | None = None, output: Path | None = None) -> str:
+    """The command that brings a drifted tree back in line, with the options the check ran with."""
+    if not (only or model or output):
+        return FIX_COMMAND
+    args = [*(f"--only {name}" for name in dict.fromkeys(only or [])), *([f"--model {model}"] if model else [])]
+    args += [f"--output {output}"] if output else []
+    return " ".join(["netshop generate", *args])
+
+
 class GeneratorError(Exception):
     """A family produced something the writer refuses (a path outside its roots, a duplicate)."""
 
@@ -29,7 +38,7 @@ def owns(roots: tuple[str, ...], path: str) -> bool:
 
 def render(model: NetShopModel, only: list[str] | None = None) -> dict[str, bytes]:
     """Run the chosen families (default: all) in memory; path -> exact bytes."""
-    names = only or list(FAMILIES)
+    names = list(dict.fromkeys(only or FAMILIES))
     unknown = sorted(set(names) - set(FAMILIES))
     if unknown:
         raise GeneratorError(f"unknown family {', '.join(unknown)}; choose from {', '.join(FAMILIES)}")
