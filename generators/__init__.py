@@ -15,6 +15,7 @@ FAMILIES: dict[str, str] = {
     "policies": "generators.networkpolicies",
     "helm": "generators.helm",
     "kustomize": "generators.kustomize",
+    "diagrams": "generators.diagrams",
 }
 
 
