@@ -24,7 +24,7 @@ from model.schema import NetShopModel
 
 from .diagrams_kit import (
     ALLOW, CONTROL, DATA, DENY, ENGINE_ICON, EVENT, MUTED, SYNC, TIER_FILL, Canvas, Plain, View, capability, data_link,
-    place_by_tier, sync_link, tier_of, tier_title, workload, wrap,
+    place_by_tier, sync_link, tier_of, tier_summaries, tier_title, workload, wrap,
 )
 
 
@@ -214,13 +214,13 @@ def gitops(m: NetShopModel) -> View:
             for wave, (name, paths) in enumerate(apps):
                 cv.node(f"app.{name}", Plain, f"Application {name}\nsync wave {wave}\n" + "\n".join(paths), model_id=name if name != "platform" else None)
         with cv.group(f"namespace {m.platform.namespace}", fill="white"):
-            place_by_tier(cv, m.workload_names, stack=False)
+            tiers = tier_summaries(cv, Deploy)
         cv.link(git, argo, "watch", color=CONTROL)
         cv.link(argo, root, "sync, self-heal", color=CONTROL)
         for name, _ in apps:
             cv.link(root, cv.nodes[f"app.{name}"], color=CONTROL)
-        cv.link(cv.nodes["app.platform"], workload(cv, m.platform.ingress.service), "apply", color=ALLOW,
-                lhead=f"cluster_namespace {m.platform.namespace}")
+        for node in tiers.values():
+            cv.link(cv.nodes["app.platform"], node, "apply", color=ALLOW)
     caption = f"{cap.summary} One Application per bundle, applied in sync-wave order: {', '.join(n for n, _ in apps)}."
     return _view(cv, "gitops", caption, "gitops")
 
@@ -266,12 +266,8 @@ def supply_chain(m: NetShopModel) -> View:
         kyv = cv.node("x.kyverno", Plain, "Kyverno admission\nverify cosign signature\nnon-root, limits, no :latest", color=DENY)
         cv.link(prev, argo, color=CONTROL)
         cv.link(argo, kyv, "apply", color=CONTROL)
-        for t in _service_tiers(m):
-            names = [s.name for s in m.services if s.tier == t]
-            for n in names:
-                cv.record(n)
-            d = cv.node(f"tier.{t}", Pod, f"{tier_title(m, t)}\n{wrap(', '.join(names), 34)}")
-            cv.link(kyv, d, "admitted", color=ALLOW)
+        for node in tier_summaries(cv, Pod).values():
+            cv.link(kyv, node, "admitted", color=ALLOW)
     caption = f"{cap.summary} Every service runs the one image {img}, so one signature covers all of them."
     return _view(cv, "supply-chain", caption, "supply-chain")
 

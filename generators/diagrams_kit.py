@@ -231,6 +231,18 @@ def place_by_tier(cv: Canvas, names: list[str], faded: set[str] = frozenset(), b
             a >> _Link(style="invis", weight="10") >> b
 
 
+def tier_summaries(cv: Canvas, icon: type[Node], prefix: str = "tier") -> dict[str, Node]:
+    """One node per tier that lists its workloads: the compact form when a view is about the platform as a whole."""
+    m = cv.model
+    out = {}
+    for tier in m.platform.tiers:
+        names = [n for n in m.workload_names if tier_of(m, n) == tier.name]
+        if names:
+            out[tier.name] = cv.node(f"{prefix}.{tier.name}", icon, f"{tier_title(m, tier.name)}\n{wrap(', '.join(names), 34)}")
+            cv.record(*names)
+    return out
+
+
 def route_label(model: NetShopModel, edge: SyncEdge) -> str:
     """The callee routes an edge uses: explicit ones listed, `public`/`*` counted."""
     explicit = [r for r in edge.routes if r not in ("public", "*")]

@@ -138,7 +138,8 @@ def zones(m: NetShopModel) -> View:
 
 def service_discovery(m: NetShopModel) -> View:
     ns = m.platform.namespace
-    cv = Canvas(m, "Service discovery: DNS names, ClusterIPs and endpoints", direction="LR", ranksep="1.2")
+    cv = Canvas(m, "Service discovery: DNS names, ClusterIPs and endpoints", direction="TB", ranksep="1.0",
+                nodesep="0.35")
     dns = m.platform.dns
     zs = [z.name for z in m.platform.zones]
     with cv:
@@ -152,11 +153,11 @@ def service_discovery(m: NetShopModel) -> View:
             with cv.group(tier_title(m, tier.name), fill=TIER_FILL.get(tier.name, "white")):
                 for n in names:
                     svc = m.service_by_name.get(n)
-                    kind = "ClusterIP (kube-proxy balances)" if svc else "headless (pod IP)"
-                    s = cv.node(f"svc.{n}", SVC, f"{n}.{ns}.svc:{m.port_of(n)}\n{kind}", model_id=n)
+                    kind = "ClusterIP" if svc else "headless"
+                    s = cv.node(f"svc.{n}", SVC, f"{n}\n.{ns}.svc:{m.port_of(n)}\n{kind}", model_id=n)
                     spread = per_zone(svc.scaling.min, len(zs)) if svc else [1]
-                    where = ", ".join(f"{z} ×{k}" for z, k in zip(zs, spread) if k) if svc else "one pod"
-                    e = cv.node(f"endpoints.{n}", Ep, f"EndpointSlice {n}\n{where}")
+                    where = "\n".join(f"{z} ×{k}" for z, k in zip(zs, spread) if k) if svc else "one pod"
+                    e = cv.node(f"endpoints.{n}", Ep, f"endpoints\n{where}")
                     cv.link(s, e, color=SYNC)
         for n in m.workload_names:
             cv.link(coredns, cv.nodes[f"svc.{n}"], color=MUTED, style="dashed")
@@ -170,7 +171,7 @@ def service_discovery(m: NetShopModel) -> View:
 
 
 def autoscaling(m: NetShopModel) -> View:
-    cv = Canvas(m, "Horizontal pod autoscaling from the model's scaling targets", direction="LR", ranksep="1.0")
+    cv = Canvas(m, "Horizontal pod autoscaling from the model's scaling targets", direction="TB", ranksep="0.9")
     with cv:
         ms = cv.node("x.metrics-server", Plain, "metrics-server\n(resource metrics API)")
         for tier in m.platform.tiers:
