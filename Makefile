@@ -3,16 +3,17 @@ SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
 NCA_VENV := .venv-nca
+CHECKOV_VENV := .venv-checkov
 STAMP := $(VENV)/.installed
 
-.PHONY: setup up down status test test-fast generate check validate clean
+.PHONY: setup up down status test test-fast generate check validate clean sbom
 
-setup: $(STAMP) $(NCA_VENV)/.installed  ## create .venv (idempotent)
+setup: $(STAMP) $(NCA_VENV)/.installed $(CHECKOV_VENV)/.installed  ## create .venv (idempotent)
 
 $(STAMP): pyproject.toml
 	@scripts/ensure-system.sh
 	@test -x $(PY) || python3 -m venv $(VENV)
-	@$(VENV)/bin/pip install -q --disable-pip-version-check -e '.[test,diagrams]' 2>&1 | grep -v "is ignored" || true
+	@$(VENV)/bin/pip install -q --disable-pip-version-check -e '.[test,platform,diagrams]' 2>&1 | grep -v "is ignored" || true
 	@$(PY) -c "import netshop, model, generators" && touch $(STAMP)
 
 # network-config-analyzer pins exact versions of its dependencies, so it lives in its own venv
@@ -20,6 +21,16 @@ $(NCA_VENV)/.installed:
 	@test -x $(NCA_VENV)/bin/python || python3 -m venv $(NCA_VENV)
 	@$(NCA_VENV)/bin/pip install -q --disable-pip-version-check network-config-analyzer==2.1.0 2>&1 | grep -v "is ignored" || true
 	@$(NCA_VENV)/bin/nca --help >/dev/null && touch $@
+
+# checkov pins many of its dependencies, so it too lives in its own venv
+$(CHECKOV_VENV)/.installed:
+	@test -x $(CHECKOV_VENV)/bin/python || python3 -m venv $(CHECKOV_VENV)
+	@$(CHECKOV_VENV)/bin/pip install -q --disable-pip-version-check checkov==3.3.30 2>&1 | grep -v "is ignored" || true
+	@$(CHECKOV_VENV)/bin/checkov --version >/dev/null && touch $@
+
+sbom: setup  ## CycloneDX SBOM of the Python environment -> build/sbom.cdx.json (not committed)
+	@mkdir -p build
+	$(VENV)/bin/cyclonedx-py environment --output-format JSON --output-file build/sbom.cdx.json $(PY)
 
 generate: setup  ## rewrite generated/ from the model
 	$(VENV)/bin/netshop generate
@@ -33,4 +44,4 @@ test: setup  ## the whole suite (slow suites bounded)
 	$(VENV)/bin/pytest -q
 
 clean:
-	rm -rf $(VENV) $(NCA_VENV) .pytest_cache
+	rm -rf $(VENV) $(NCA_VENV) $(CHECKOV_VENV) .pytest_cache build

@@ -15,6 +15,11 @@ FAMILIES: dict[str, str] = {
     "policies": "generators.networkpolicies",
     "helm": "generators.helm",
     "kustomize": "generators.kustomize",
+    "local": "generators.local",
+    "data-ha": "generators.data_ha",
+    "gitops": "generators.gitops",
+    "security": "generators.security",
+    "terraform": "generators.terraform",
     "diagrams": "generators.diagrams",
 }
 

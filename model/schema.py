@@ -7,6 +7,7 @@ the docs, so they are written for architects, not for Python readers.
 
 from __future__ import annotations
 
+import re
 from functools import cached_property
 from typing import Annotated, Literal
 
@@ -37,6 +38,15 @@ RouteRef = Annotated[
         )
     ),
 ]
+
+
+def path_regex(path: str) -> str:
+    """`/products/{id}` -> `^/products/[^/]+$`; `/api/{path:path}` -> `^/api/.*$`."""
+    out, pos = "^", 0
+    for m in re.finditer(r"\{([a-z_][a-z0-9_]*)(:path)?\}", path):
+        out += re.escape(path[pos:m.start()]) + (".*" if m.group(2) else "[^/]+")
+        pos = m.end()
+    return out + re.escape(path[pos:]) + "$"
 
 
 class Frozen(BaseModel):
@@ -179,6 +189,10 @@ class Platform(Frozen):
     image: str = Field(
         description="Repository of the one parameterised service image; the service name selects the role at start."
     )
+    repository: str = Field(
+        pattern=r"^https://\S+\.git$",
+        description="Git repository (HTTPS clone URL) that Argo CD syncs the generated bundles from.",
+    )
     zones: list[Zone] = Field(min_length=1, description="Availability zones, in placement order.")
     tiers: list[Tier] = Field(description="Tiers from the top (edge) to the bottom (data).")
     default_resources: Resources = Field(description="Resources of a service that does not set its own.")
@@ -201,7 +215,10 @@ class Route(Frozen):
     """An HTTP route a service exposes."""
 
     method: HttpMethod = Field(description="HTTP method; `ANY` for a proxy route that forwards every method.")
-    path: str = Field(pattern=r"^/\S*$", description="Path on the service, with `{param}` placeholders.")
+    path: str = Field(
+        pattern=r"^/\S*$",
+        description="Path on the service, with `{param}` placeholders; `{name:path}` matches the rest of the path (proxies).",
+    )
     summary: str = Field(description="What the route does, in one line.")
     public: bool = Field(
         default=False,
@@ -217,6 +234,14 @@ class Route(Frozen):
     def ref(self) -> str:
         """The `METHOD /path` reference edges and flows use."""
         return f"{self.method} {self.path}"
+
+    @property
+    def regex(self) -> str:
+        """Anchored regular expression of the path: `{x}` is one segment, `{x:path}` the rest of the path."""
+        return path_regex(self.path)
+
+    def matches(self, method: str, path: str) -> bool:
+        return (self.method == "ANY" or self.method == method.upper()) and re.fullmatch(self.regex, path) is not None
 
     @property
     def safe_to_retry(self) -> bool:

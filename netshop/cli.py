@@ -114,6 +114,70 @@ def generate(
     out.print(f"[green]✓[/] {root.name}/ is current ({len(changed)} file(s) changed)")
 
 
+RunOpt = Annotated[int, typer.Option("--offset", help="Add this to every port (run a second platform beside the first).")]
+
+
+def _run(offset: int, **kw):
+    from netshop.local import REPO, Run
+
+    run_dir = REPO / ".netshop" / ("run" if offset == 0 else f"run-{offset}")
+    return Run(offset=offset, run_dir=run_dir, **kw)
+
+
+@app.command("up")
+def up(
+    offset: RunOpt = 0,
+    faults: Annotated[bool, typer.Option("--faults", help="Expose /_ops/faults on every service.")] = False,
+    identity: Annotated[bool, typer.Option("--service-identity", help="Require signed service tokens on east/west calls.")] = False,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for every service to be ready.")] = 120.0,
+) -> None:
+    """Start every service locally (supervisord), on the real datastores, and print the URLs."""
+    from netshop import local
+
+    run = _run(offset, fault_injection=faults, service_identity=identity)
+    try:
+        ready = local.up(run, timeout=timeout)
+    except Exception as exc:
+        err.print(f"[red]could not start the platform:[/] {exc}")
+        raise typer.Exit(1) from None
+    _print_status(run)
+    web = local.load_model().platform.ingress.service
+    out.print(f"\nShop:    {run.url(local.load_model(), web)}")
+    out.print(f"Logs:    {run.run_dir}/<service>.log      Stop: make down")
+    if not all(ready.values()):
+        err.print(f"[red]not ready:[/] {', '.join(n for n, ok in ready.items() if not ok)}")
+        raise typer.Exit(1)
+
+
+@app.command("down")
+def down(offset: RunOpt = 0) -> None:
+    """Stop the local platform."""
+    from netshop import local
+
+    stopped = local.down(_run(offset))
+    out.print("[green]✓[/] stopped" if stopped else "nothing was running")
+
+
+def _print_status(run) -> bool:
+    import asyncio
+
+    from netshop import local
+
+    rows = asyncio.run(local.status(run))
+    table = Table("service", "tier", "zone", "url", "live", "ready", "detail", title="NetShop (local runner)")
+    for r in rows:
+        table.add_row(r["service"], r["tier"], r["zone"], r["url"], "✓" if r["live"] else "✗", "✓" if r["ready"] else "✗", r["detail"])
+    out.print(table)
+    return all(r["ready"] for r in rows if r["detail"] != "not implemented")
+
+
+@app.command("status")
+def status(offset: RunOpt = 0) -> None:
+    """Each service with its zone, URL and health; exit 1 unless all are ready."""
+    if not _print_status(_run(offset)):
+        raise typer.Exit(1)
+
+
 def main() -> None:  # pragma: no cover
     app()
 

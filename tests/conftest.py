@@ -61,3 +61,27 @@ def with_new_service(data: dict) -> dict:
     data["sync_edges"].append({"caller": "wishlist", "callee": "products", "routes": ["GET /products/{product_id}"], "purpose": "Check products"})
     data["data_edges"].append({"service": "wishlist", "datastore": "redis", "purpose": "Wishlists"})
     return data
+
+
+@pytest.fixture(scope="session")
+def platform(tmp_path_factory):
+    """The whole platform, started as `make up` does, on the real datastores, isolated for this session."""
+    import tempfile
+
+    from tests import platform_fixture
+
+    # supervisord's socket path must stay short
+    run_dir = Path(tempfile.mkdtemp(prefix="ns-", dir="/tmp"))
+    p = platform_fixture.start(run_dir)
+    try:
+        yield p
+    finally:
+        platform_fixture.stop(p)
+
+
+@pytest.fixture
+def shop(platform):
+    """The platform, with every fault point cleared after the test."""
+    yield platform
+    platform.clear_faults()
+    platform.broker.restore()

@@ -1,0 +1,29 @@
+"""`python -m services serve`: run the service named by NETSHOP_SERVICE on its model port."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+
+def main(argv: list[str]) -> int:
+    if argv[:1] not in (["serve"], []):
+        print("usage: python -m services serve   (NETSHOP_SERVICE selects the service)", file=sys.stderr)
+        return 2
+    import uvicorn
+
+    from .common.identity import Identity
+    from .common.settings import Settings
+
+    settings = Settings()  # type: ignore[call-arg]
+    identity = Identity.load(settings)
+    module = importlib.import_module(f"services.{identity.name.replace('-', '_')}.app")
+    uvicorn.run(
+        module.app, host=settings.bind, port=identity.port, loop="uvloop", http="httptools", lifespan="on",
+        access_log=False, log_config=None, timeout_graceful_shutdown=10, server_header=False,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

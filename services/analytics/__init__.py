@@ -1,0 +1,1 @@
+"""analytics: revenue, units per product and co-purchases in Redis, updated atomically once per event."""

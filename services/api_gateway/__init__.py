@@ -1,0 +1,1 @@
+"""api-gateway: north/south routing of /api/<area> to the service that owns each public route."""

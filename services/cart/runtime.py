@@ -1,0 +1,3 @@
+from services.common.app import ServiceRuntime
+
+runtime = ServiceRuntime("cart")

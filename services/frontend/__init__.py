@@ -1,0 +1,1 @@
+"""frontend: the backend-for-frontend. Aggregates storefront views and reads live platform state."""

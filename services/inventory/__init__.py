@@ -1,0 +1,1 @@
+"""inventory: the stock ledger. Consumes order.created and commits stock once per order line."""

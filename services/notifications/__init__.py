@@ -1,0 +1,1 @@
+"""notifications: records one order-confirmation message per order."""

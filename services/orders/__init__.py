@@ -1,0 +1,1 @@
+"""orders: the checkout saga coordinator, with a transactional outbox relayed to RabbitMQ."""

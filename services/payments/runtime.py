@@ -1,0 +1,5 @@
+from pathlib import Path
+
+from services.common.app import ServiceRuntime
+
+runtime = ServiceRuntime("payments", migrations=Path(__file__).parent / "migrations")

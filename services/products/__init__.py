@@ -1,0 +1,1 @@
+"""products: the catalogue in PostgreSQL, and the stock read model over the inventory worker's ledger."""

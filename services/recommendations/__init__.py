@@ -1,0 +1,1 @@
+"""recommendations: customers-also-bought from the analytics read model, falling back to catalogue similarity."""

@@ -1,0 +1,1 @@
+"""search: BM25 relevance ranking over the catalogue, with category and price filters."""
