@@ -17,8 +17,8 @@ from . import FAMILIES, diagrams_kube
 from .base import Artifact, Derived, json_file
 from .diagrams_capabilities import capability_views
 from .diagrams_kit import KEY, ROOT, View
-from .diagrams_render import render_many, toolchain
 from .diagrams_platform import platform_views
+from .diagrams_render import render_many, toolchain
 from .diagrams_sequence import sequence_views
 from .diagrams_views import architecture_views
 

@@ -23,8 +23,27 @@ from diagrams.onprem.vcs import Git
 from model.schema import NetShopModel
 
 from .diagrams_kit import (
-    ALLOW, CONTROL, DATA, DENY, ENGINE_ICON, EVENT, MUTED, SYNC, TIER_FILL, Canvas, Plain, View, capability, data_link,
-    place_by_tier, sync_link, tier_of, tier_summaries, tier_title, workload, wrap,
+    ALLOW,
+    CONTROL,
+    DATA,
+    DENY,
+    ENGINE_ICON,
+    EVENT,
+    MUTED,
+    SYNC,
+    TIER_FILL,
+    Canvas,
+    Plain,
+    View,
+    capability,
+    data_link,
+    place_by_tier,
+    sync_link,
+    tier_of,
+    tier_summaries,
+    tier_title,
+    workload,
+    wrap,
 )
 
 
@@ -83,7 +102,8 @@ def tracing(m: NetShopModel) -> View:
     with cv:
         _services_in_tiers(cv)
         with cv.group(f"namespace {tel.collector_namespace}", fill="#FDEDEC"):
-            col = cv.node("x.collector", Plain, f"OpenTelemetry Collector\n{tel.collector_service}\nOTLP gRPC :{tel.otlp_grpc_port} / HTTP :{tel.otlp_http_port}")
+            col = cv.node("x.collector", Plain, f"OpenTelemetry Collector\n{tel.collector_service}\n"
+                          f"OTLP gRPC :{tel.otlp_grpc_port} / HTTP :{tel.otlp_http_port}")
             spm = cv.node("x.spanmetrics", Plain, "spanmetrics connector\n(RED metrics per service)")
             jae = cv.node("x.jaeger", Jaeger, "Jaeger")
         prom = cv.node("x.prometheus", Prometheus, f"Prometheus ({tel.scraper_namespace})")
@@ -141,6 +161,7 @@ def logs(m: NetShopModel) -> View:
 
 # --------------------------------------------------------------------------- HA data and backup / DR
 
+ROLES = {"postgres": ("primary", "sync replica"), "redis": ("master", "replica"), "rabbitmq": ("quorum member", "quorum member")}
 HA = {  # engine -> (members per zone, pooled entry point)
     "postgres": ("CloudNativePG instance", "PgBouncer Pooler"),
     "redis": ("Redis + Sentinel", "Sentinel-aware clients"),
@@ -162,7 +183,7 @@ def data_ha(m: NetShopModel) -> View:
                 front = cv.node(f"ha.{d.name}.entry", Plain, f"{d.name}: {entry}{wrap(extra, 40) if extra else ''}", model_id=d.name)
                 members = []
                 for i, z in enumerate(zs):
-                    role = ("primary" if i == 0 else "sync replica") if d.kind == "postgres" else ("master" if i == 0 else "replica") if d.kind == "redis" else "quorum member"
+                    role = ROLES[d.kind][0 if i == 0 else 1]
                     members.append(cv.node(f"ha.{d.name}.{z.name}", ENGINE_ICON[d.kind], f"{member}\n{role} in {z.name}"))
             for n in members:
                 cv.link(front, n, color=DATA)
@@ -212,7 +233,8 @@ def gitops(m: NetShopModel) -> View:
         with cv.group(f"AppProject {m.platform.name}: destinations and kinds allowed", fill="#EAF2F8"):
             root = cv.node("x.root", Plain, "app-of-apps")
             for wave, (name, paths) in enumerate(apps):
-                cv.node(f"app.{name}", Plain, f"Application {name}\nsync wave {wave}\n" + "\n".join(paths), model_id=name if name != "platform" else None)
+                cv.node(f"app.{name}", Plain, f"Application {name}\nsync wave {wave}\n" + "\n".join(paths),
+                        model_id=name if name != "platform" else None)
         with cv.group(f"namespace {m.platform.namespace}", fill="white"):
             tiers = tier_summaries(cv, Deploy)
         cv.link(git, argo, "watch", color=CONTROL)

@@ -11,9 +11,9 @@ from diagrams.k8s.compute import Deploy, Pod, StatefulSet
 from diagrams.k8s.controlplane import API
 from diagrams.k8s.group import NS
 from diagrams.k8s.infra import Node as K8sNode
-from diagrams.k8s.network import Ep, Ing, NetworkPolicy, SVC
+from diagrams.k8s.network import SVC, Ep, Ing, NetworkPolicy
 from diagrams.k8s.podconfig import Secret
-from diagrams.k8s.rbac import ClusterRole, Role, SA
+from diagrams.k8s.rbac import SA, ClusterRole, Role
 from diagrams.k8s.storage import PV, PVC, SC
 from diagrams.onprem.client import Users
 from diagrams.onprem.dns import Coredns
@@ -24,8 +24,22 @@ from diagrams.onprem.security import Trivy
 from model.schema import NetShopModel
 
 from .diagrams_kit import (
-    ALLOW, CONTROL, DATA, DENY, MUTED, SYNC, TIER_FILL, Canvas, Plain, View, capability, place_by_tier, tier_of,
-    tier_title, workload, wrap,
+    ALLOW,
+    CONTROL,
+    DATA,
+    DENY,
+    MUTED,
+    SYNC,
+    TIER_FILL,
+    Canvas,
+    Plain,
+    View,
+    capability,
+    place_by_tier,
+    tier_of,
+    tier_title,
+    workload,
+    wrap,
 )
 from .k8s import APP_UID, CONTAINER_SECURITY, objects, quantity, quota_figures
 from .networkpolicies import policies
@@ -76,7 +90,8 @@ def zero_trust(m: NetShopModel) -> View:
         src = m.platform.ingress.source
         ctl = cv.node("x.ingress-controller", Users, "ingress controller\n" + (f"ns {src.namespace}" if src.namespace else ", ".join(src.cidrs)))
         kdns = cv.node("x.kube-dns", Coredns, f"kube-dns ({dns.namespace})\nUDP+TCP {dns.port}")
-        collector = cv.node("x.collector", Plain, f"{tel.collector_service} ({tel.collector_namespace})\nOTLP {tel.otlp_grpc_port}/{tel.otlp_http_port}")
+        collector = cv.node("x.collector", Plain,
+                            f"{tel.collector_service} ({tel.collector_namespace})\nOTLP {tel.otlp_grpc_port}/{tel.otlp_http_port}")
         prom = cv.node("x.prometheus", Prometheus, f"Prometheus ({tel.scraper_namespace})")
         web = m.service_by_name[m.platform.ingress.service]
         cv.link(ctl, workload(cv, web.name), f"allow :{web.port}", color=ALLOW)
@@ -90,7 +105,8 @@ def zero_trust(m: NetShopModel) -> View:
                 lhead=f"cluster_{deny}")
         readers = [s for s in m.services if s.kube_access]
         if readers:
-            api = cv.node("x.kube-api", API, f"Kubernetes API\n{m.platform.kubernetes_api.cidr} :{'/'.join(map(str, m.platform.kubernetes_api.ports))}")
+            kapi = m.platform.kubernetes_api
+            api = cv.node("x.kube-api", API, f"Kubernetes API\n{kapi.cidr} :{'/'.join(map(str, kapi.ports))}")
             for s in readers:
                 cv.link(workload(cv, s.name), api, "allow egress", color=CONTROL, style="dashed")
     allows = sum(1 for p in pols if p["metadata"]["name"].startswith("allow-"))
@@ -266,8 +282,8 @@ def governance(m: NetShopModel) -> View:
                 s = cv.node(f"secret.{name}", Secret, f"Secret {name}\n(never committed)")
                 for nid in dict.fromkeys(sa_of[u] for u in users):
                     cv.link(s, cv.nodes[nid], color=DENY, style="dashed")
-    caption = (f"Restricted Pod Security on the namespace, a quota sized for every workload at its maximum plus headroom, "
-               f"default limits, one ServiceAccount per workload, and RBAC only where the model grants Kubernetes API access.")
+    caption = ("Restricted Pod Security on the namespace, a quota sized for every workload at its maximum plus headroom, "
+               "default limits, one ServiceAccount per workload, and RBAC only where the model grants Kubernetes API access.")
     return _view(cv, "namespace-governance", caption)
 
 
@@ -280,7 +296,8 @@ def multi_cloud(m: NetShopModel) -> View:
         tf = cv.node("x.terraform", Terraform, "Terraform + kustomize overlays\n(from the model)")
         for c in m.clouds:
             with cv.group(f"{c.title} — {c.region}", fill="#F4F6F6"):
-                k = cv.node(f"cloud.{c.name}", CLOUD_ICON.get(c.name, K8sNode), f"{c.name} cluster\ningress {c.ingress_class}\nstorage {c.storage_class}",
+                k = cv.node(f"cloud.{c.name}", CLOUD_ICON.get(c.name, K8sNode),
+                            f"{c.name} cluster\ningress {c.ingress_class}\nstorage {c.storage_class}",
                             model_id=c.name)
                 for z in m.platform.zones:
                     pool = cv.node(f"cloud.{c.name}.{z.name}", Plain, f"{c.zones.get(z.name, '?')} ({z.name})\n{c.nodes_per_zone} × {c.node_type}")

@@ -7,15 +7,27 @@ exchange; consuming comes from the exchange to the consumer, labelled with the q
 
 from __future__ import annotations
 
+from diagrams.onprem.queue import Rabbitmq
+from diagrams.programming.framework import Fastapi
 from graphviz import Digraph
 
 from model.schema import Flow, NetShopModel
 
 from .diagrams_kit import (
-    DATA, ENGINE_ICON, EVENT, FONT, INK, MUTED, SYNC, TIER_FILL, View, finish_dot, icon_path, tier_of, wrap,
+    DATA,
+    ENGINE_ICON,
+    EVENT,
+    FONT,
+    INK,
+    MUTED,
+    SYNC,
+    TIER_FILL,
+    View,
+    finish_dot,
+    icon_path,
+    tier_of,
+    wrap,
 )
-from diagrams.onprem.queue import Rabbitmq
-from diagrams.programming.framework import Fastapi
 
 
 def _participants(m: NetShopModel, flow: Flow) -> list[str]:

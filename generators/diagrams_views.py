@@ -16,8 +16,25 @@ from diagrams.programming.flowchart import StoredData
 from model.schema import Event, Flow, NetShopModel
 
 from .diagrams_kit import (
-    ALLOW, CONTROL, DATA, DENY, EVENT, MUTED, SYNC, Canvas, Plain, View, capability, data_link, edge_tier,
-    place_by_tier, route_label, sync_link, tier_of, tier_title, workload, wrap,
+    ALLOW,
+    CONTROL,
+    DENY,
+    EVENT,
+    MUTED,
+    SYNC,
+    Canvas,
+    Plain,
+    View,
+    capability,
+    data_link,
+    edge_tier,
+    place_by_tier,
+    route_label,
+    sync_link,
+    tier_of,
+    tier_title,
+    workload,
+    wrap,
 )
 
 

@@ -9,12 +9,16 @@ import pytest
 
 from generators import diagrams as family
 from generators import diagrams_kit as kit
-from generators import diagrams_render
 from generators import diagrams_kube as kube
-from generators.diagrams_views import saga_flows, saga_key
+from generators import diagrams_render
 from generators.base import yaml_stream
+from generators.diagrams_views import saga_flows, saga_key
 from generators.k8s import objects
-from conftest import build, with_new_service
+
+try:  # tests/ is a package on main; without tests/__init__.py pytest puts tests/ itself on sys.path
+    from tests.conftest import build, with_new_service
+except ImportError:  # pragma: no cover
+    from conftest import build, with_new_service
 
 UUID_ID = re.compile(r"\b[0-9a-f]{32}\b")
 ABSOLUTE = re.compile(r'(?:image|src|href)="/|site-packages|/work/|/tmp/|/root/')

@@ -59,7 +59,7 @@ def test_a_changed_input_re_renders_its_derived_files(toy, mini, netshop, tmp_pa
 def test_a_changed_tool_re_renders_even_with_identical_inputs(toy, mini, tmp_path):
     toy("upper 1")
     pipeline.sync(mini, root=tmp_path, only=["toy"])
-    calls = toy("upper 2")
+    toy("upper 2")
     drift = pipeline.sync(mini, root=tmp_path, only=["toy"], write=False)
     assert drift.rendered == ["toy/name.up"]
     assert set(drift.stale) == {pipeline.MANIFEST, pipeline.RENDERS}, "same bytes, new key recorded"
