@@ -47,10 +47,6 @@ from .diagrams_kit import (
 )
 
 
-def _view(cv: Canvas, key: str, caption: str, subject: str) -> View:
-    return View(key=key, title=cv.diagram.name, caption=caption, kind="capability", subject=subject, draws=tuple(cv.drawn), dot=cv.source())
-
-
 def _tier_cluster(m: NetShopModel, tier: str) -> str:
     return f"cluster_{tier_title(m, tier)}"
 
@@ -85,7 +81,7 @@ def mesh(m: NetShopModel) -> View:
             cv.link(cp, workload(cv, ing.service), "certificates,\npolicy", color=CONTROL, style="dotted", lhead=_tier_cluster(m, top))
     caption = (f"{cap.summary} Caller identity is the ServiceAccount; each of the {len(m.sync_edges)} edges is authorised with "
                f"exactly its routes, and each datastore admits only its {len(m.all_data_edges)} declared connections.")
-    return _view(cv, "service-mesh", caption, "mesh")
+    return cv.view("service-mesh", caption, "capability", "mesh")
 
 
 # --------------------------------------------------------------------------- observability
@@ -117,7 +113,7 @@ def tracing(m: NetShopModel) -> View:
         cv.link(graf, prom, color=MUTED, style="dashed")
     caption = (f"Every service exports OTLP spans to {tel.collector_service}.{tel.collector_namespace}:{tel.otlp_http_port}; "
                f"trace context crosses HTTP calls and the message bus, so one trace spans a whole flow. {cap.summary}")
-    return _view(cv, "observability-tracing", caption, "observability")
+    return cv.view("observability-tracing", caption, "capability", "observability")
 
 
 def metrics(m: NetShopModel) -> View:
@@ -139,7 +135,7 @@ def metrics(m: NetShopModel) -> View:
         cv.link(graf, prom, "PromQL", color=MUTED, style="dashed")
     caption = ("Prometheus scrapes every service; each service's availability and latency objective from the model becomes "
                "fast- and slow-burn alerts, and a dashboard shows the golden signals per service and zone.")
-    return _view(cv, "observability-metrics", caption, "observability")
+    return cv.view("observability-metrics", caption, "capability", "observability")
 
 
 def logs(m: NetShopModel) -> View:
@@ -156,7 +152,7 @@ def logs(m: NetShopModel) -> View:
         cv.link(graf, loki, "LogQL", color=MUTED, style="dashed")
         cv.link(loki, jae, "trace_id → trace", color=EVENT, style="dashed")
     caption = "Structured logs from every service carry the trace id, so Grafana jumps from a log line to its trace and back."
-    return _view(cv, "observability-logs", caption, "observability")
+    return cv.view("observability-logs", caption, "capability", "observability")
 
 
 # --------------------------------------------------------------------------- HA data and backup / DR
@@ -192,7 +188,7 @@ def data_ha(m: NetShopModel) -> View:
             for c in m.clients_of(d.name):
                 cv.link(workload(cv, c), front, color=EVENT if d.kind == "rabbitmq" else DATA, style="dashed", model_id=f"{c}->{d.name}")
     caption = f"{cap.summary} Clients are the services with a data edge in the model."
-    return _view(cv, "data-ha", caption, "ha-data")
+    return cv.view("data-ha", caption, "capability", "ha-data")
 
 
 BACKUP = {  # engine -> (how it is captured, what restores it)
@@ -217,7 +213,7 @@ def backup_dr(m: NetShopModel) -> View:
             cv.link(bucket, rec, "restore", color=ALLOW, style="dashed")
     caption = ("Each datastore's backups leave the cluster: PostgreSQL streams WAL for point-in-time recovery, Redis keeps an "
                "append-only file, RabbitMQ exports its definitions; a restore builds a new cluster from object storage.")
-    return _view(cv, "backup-dr", caption, "ha-data")
+    return cv.view("backup-dr", caption, "capability", "ha-data")
 
 
 # --------------------------------------------------------------------------- delivery
@@ -244,7 +240,7 @@ def gitops(m: NetShopModel) -> View:
         for node in tiers.values():
             cv.link(cv.nodes["app.platform"], node, "apply", color=ALLOW)
     caption = f"{cap.summary} One Application per bundle, applied in sync-wave order: {', '.join(n for n, _ in apps)}."
-    return _view(cv, "gitops", caption, "gitops")
+    return cv.view("gitops", caption, "capability", "gitops")
 
 
 def progressive_delivery(m: NetShopModel) -> View:
@@ -265,7 +261,7 @@ def progressive_delivery(m: NetShopModel) -> View:
             cv.link(an, stable, "abort → roll back", color=DENY, style="dotted")
     caption = (f"The {len(edge)} services of the {top} tier roll out through Argo Rollouts; each step is promoted only while "
                f"its success rate and latency meet the service's SLO from the model.")
-    return _view(cv, "progressive-delivery", caption, "gitops")
+    return cv.view("progressive-delivery", caption, "capability", "gitops")
 
 
 STAGES = ["lint", "smoke tests", "build image", "Trivy scan", "CycloneDX SBOM", "cosign sign", "push", "GitOps bump"]
@@ -291,7 +287,7 @@ def supply_chain(m: NetShopModel) -> View:
         for node in tier_summaries(cv, Pod).values():
             cv.link(kyv, node, "admitted", color=ALLOW)
     caption = f"{cap.summary} Every service runs the one image {img}, so one signature covers all of them."
-    return _view(cv, "supply-chain", caption, "supply-chain")
+    return cv.view("supply-chain", caption, "capability", "supply-chain")
 
 
 # --------------------------------------------------------------------------- identity
@@ -323,7 +319,7 @@ def jwt_lifecycle(m: NetShopModel) -> View:
                 data_link(cv, e, label=wrap(e.purpose, 26))
     caption = (f"{', '.join(issuers)} issues short-lived HS256 tokens signed with the key in {m.platform.jwt_secret}; "
                f"{', '.join(gateways)} has every protected call verified before forwarding it with the user's id.")
-    return _view(cv, "jwt-lifecycle", caption, "identity")
+    return cv.view("jwt-lifecycle", caption, "capability", "identity")
 
 
 def capability_views(m: NetShopModel) -> list[View]:

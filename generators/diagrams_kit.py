@@ -154,6 +154,11 @@ class Canvas:
     def source(self) -> str:
         return finish_dot(self.diagram.dot.source)
 
+    def view(self, key: str, caption: str, kind: str, subject: str | None = None) -> View:
+        """The finished view: its DOT and the model ids drawn on it."""
+        return View(key=key, title=self.diagram.name, caption=caption, kind=kind, subject=subject,
+                    draws=tuple(self.drawn), dot=self.source())
+
     def __enter__(self) -> Canvas:
         self.diagram.__enter__()
         return self

@@ -48,10 +48,6 @@ NAME = "app.kubernetes.io/name"
 CLOUD_ICON = {"gke": GKE, "eks": EKS, "aks": AKS, "doks": K8SCluster, "kind": K8sNode}
 
 
-def _view(cv: Canvas, key: str, caption: str, kind: str = "platform", subject: str | None = None) -> View:
-    return View(key=key, title=cv.diagram.name, caption=caption, kind=kind, subject=subject, draws=tuple(cv.drawn), dot=cv.source())
-
-
 def per_zone(replicas: int, zones: int) -> list[int]:
     """How an even zone spread places `replicas` pods over `zones` zones."""
     return [replicas // zones + (1 if i < replicas % zones else 0) for i in range(zones)]
@@ -113,7 +109,7 @@ def zero_trust(m: NetShopModel) -> View:
     caption = (f"{len(pols)} NetworkPolicies: one default deny, then {allows} allows — DNS, the ingress controller, telemetry, "
                f"the Kubernetes API for {len(readers)} reader(s), and an egress plus an ingress policy for each of the "
                f"{len(pairs)} model edges, on the callee's port. Anything not drawn is denied.")
-    return _view(cv, "zero-trust-policies", caption, "capability", "zero-trust")
+    return cv.view("zero-trust-policies", caption, "capability", "zero-trust")
 
 
 # --------------------------------------------------------------------------- zones and discovery
@@ -149,7 +145,7 @@ def zones(m: NetShopModel) -> View:
     caption = (f"Replicas at rest spread evenly over {', '.join(z.name for z in zs)} by topology spread constraints "
                f"({'; '.join(skews)}) and hostname anti-affinity. HA tiers ({', '.join(ha)}) keep a replica in every zone, "
                f"so losing a zone removes only part of the capacity.")
-    return _view(cv, "multi-zone-topology", caption)
+    return cv.view("multi-zone-topology", caption, "platform")
 
 
 def service_discovery(m: NetShopModel) -> View:
@@ -180,7 +176,7 @@ def service_discovery(m: NetShopModel) -> View:
     caption = (f"A service knows its peers only by name: CoreDNS answers `<name>.{ns}.svc.cluster.local` with a stable ClusterIP, "
                f"and kube-proxy spreads each connection over the ready endpoints, which sit in different zones. "
                f"Datastores are headless: the name resolves to the pod.")
-    return _view(cv, "service-discovery", caption)
+    return cv.view("service-discovery", caption, "platform")
 
 
 # --------------------------------------------------------------------------- scaling and storage
@@ -206,7 +202,7 @@ def autoscaling(m: NetShopModel) -> View:
     hi = sum(s.scaling.max for s in m.services)
     caption = (f"Every service has an autoscaling/v2 HPA: {lo} pods at rest, up to {hi} at peak. Scale-up reacts within its "
                f"short window; scale-down waits out its long one to avoid flapping.")
-    return _view(cv, "autoscaling", caption)
+    return cv.view("autoscaling", caption, "platform")
 
 
 def storage(m: NetShopModel) -> View:
@@ -227,7 +223,7 @@ def storage(m: NetShopModel) -> View:
     total = sum(quantity(d.storage) for d in m.datastores) / 2**30
     caption = (f"{len(m.datastores)} datastores claim {total:g} Gi in all; each cloud overlay names its StorageClass, "
                f"and the volume stays in the zone where its pod first ran.")
-    return _view(cv, "storage", caption)
+    return cv.view("storage", caption, "platform")
 
 
 # --------------------------------------------------------------------------- governance
@@ -284,7 +280,7 @@ def governance(m: NetShopModel) -> View:
                     cv.link(s, cv.nodes[nid], color=DENY, style="dashed")
     caption = ("Restricted Pod Security on the namespace, a quota sized for every workload at its maximum plus headroom, "
                "default limits, one ServiceAccount per workload, and RBAC only where the model grants Kubernetes API access.")
-    return _view(cv, "namespace-governance", caption)
+    return cv.view("namespace-governance", caption, "platform")
 
 
 # --------------------------------------------------------------------------- clouds and defence in depth
@@ -305,7 +301,7 @@ def multi_cloud(m: NetShopModel) -> View:
             cv.link(tf, k, "provision", color=CONTROL, style="dashed")
     caption = (f"{len(m.clouds)} targets, each a regional cluster with one node pool per model zone: the zone names, machine "
                f"types, storage and ingress classes come from the model's clouds.")
-    return _view(cv, "multi-cloud", caption, "capability", "clouds")
+    return cv.view("multi-cloud", caption, "capability", "clouds")
 
 
 def defence_in_depth(m: NetShopModel) -> View:
@@ -341,7 +337,7 @@ def defence_in_depth(m: NetShopModel) -> View:
     caption = ("From the edge inwards: TLS at the Ingress, namespace-wide default deny with exact-edge allows, "
                + ("mutual TLS and per-edge authorisation, " if mesh else "")
                + "restricted Pod Security and least-privilege RBAC, and non-root, read-only, capability-free containers.")
-    return _view(cv, "defence-in-depth", caption)
+    return cv.view("defence-in-depth", caption, "platform")
 
 
 def platform_views(m: NetShopModel) -> list[View]:

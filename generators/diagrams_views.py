@@ -37,12 +37,6 @@ from .diagrams_kit import (
     wrap,
 )
 
-
-def _view(cv: Canvas, key: str, caption: str, kind: str, subject: str | None = None) -> View:
-    return View(key=key, title=cv.diagram.name, caption=caption, kind=kind, subject=subject,
-                draws=tuple(cv.drawn), dot=cv.source())
-
-
 # --------------------------------------------------------------------------- shared pieces
 
 
@@ -136,7 +130,7 @@ def platform(m: NetShopModel) -> View:
     caption = (f"Every workload of {m.platform.title} by tier: {len(m.services)} services and {len(m.datastores)} datastores, "
                f"{len(m.sync_edges)} synchronous calls (blue), {len(m.all_data_edges)} datastore connections (purple, "
                f"orange to the broker) and the event fan-out (bold orange).")
-    return _view(cv, "platform", caption, "architecture")
+    return cv.view("platform", caption, "architecture")
 
 
 def tier_views(m: NetShopModel) -> list[View]:
@@ -157,7 +151,7 @@ def tier_views(m: NetShopModel) -> list[View]:
                 sync_link(cv, e, label="" if len(touching_sync) > 12 else None)
             for e in touching_data:
                 data_link(cv, e)
-        out.append(_view(cv, f"tier-{tier.name}", f"{tier.description} Greyed: the workloads it talks to.", "tier", tier.name))
+        out.append(cv.view(f"tier-{tier.name}", f"{tier.description} Greyed: the workloads it talks to.", "tier", tier.name))
     return out
 
 
@@ -190,7 +184,7 @@ def edge_path(m: NetShopModel) -> View:
                 cv.link(workload(cv, s.name), api, wrap(f"reads {what}", 30), color=CONTROL, style="dashed")
     caption = (f"A request enters through the Ingress for {m.platform.ingress.host} and passes "
                f"{' → '.join(chain)} before it reaches a domain service; only the edge tier is reachable from outside.")
-    return _view(cv, "edge-path", caption, "flow")
+    return cv.view("edge-path", caption, "flow")
 
 
 # --------------------------------------------------------------------------- sagas and event fan-out
@@ -234,7 +228,7 @@ def saga(m: NetShopModel, event: Event, flow: Flow) -> View:
         cv.record(flow.name)
     caption = (f"{flow.description} Numbers follow the steps of the `{flow.name}` flow; the synchronous part ends "
                f"when {event.producer} stores its outbox row, the rest happens asynchronously.")
-    return _view(cv, saga_key(event), caption, "flow", flow.name)
+    return cv.view(saga_key(event), caption, "flow", flow.name)
 
 
 def fanout(m: NetShopModel, event: Event) -> View:
@@ -251,7 +245,7 @@ def fanout(m: NetShopModel, event: Event) -> View:
                     data_link(cv, de, label=wrap(de.purpose, 26))
     caption = (f"{event.description} Each consumer owns a durable quorum queue bound to {x.name}; a message it rejects "
                f"for good goes through {x.dead_letter_exchange} to its dead-letter queue.")
-    return _view(cv, f"fanout-{event.name.replace('.', '-')}", caption, "flow", event.name)
+    return cv.view(f"fanout-{event.name.replace('.', '-')}", caption, "flow", event.name)
 
 
 def event_bus(m: NetShopModel) -> View:
@@ -265,7 +259,7 @@ def event_bus(m: NetShopModel) -> View:
         for event in m.events:
             fanout_links(cv, event)
     caption = f"{len(m.events)} event(s) over {len(m.exchanges)} exchange(s): who publishes, how each queue binds, where rejects go."
-    return _view(cv, "event-bus", caption, "architecture")
+    return cv.view("event-bus", caption, "architecture")
 
 
 # --------------------------------------------------------------------------- call graphs
@@ -280,7 +274,7 @@ def east_west(m: NetShopModel) -> View:
         for e in edges:
             sync_link(cv, e, label=wrap(route_label(m, e), 32))
     caption = "Synchronous calls that stay inside the platform, each labelled with the callee routes it may use."
-    return _view(cv, "east-west", caption, "architecture")
+    return cv.view("east-west", caption, "architecture")
 
 
 def data_access(m: NetShopModel) -> View:
@@ -290,7 +284,7 @@ def data_access(m: NetShopModel) -> View:
         for e in m.all_data_edges:
             data_link(cv, e, label=wrap(e.purpose, 30))
     caption = "Every connection to PostgreSQL, Redis and the broker, with what the service keeps there; nothing else reaches the data tier."
-    return _view(cv, "data-access", caption, "architecture")
+    return cv.view("data-access", caption, "architecture")
 
 
 # --------------------------------------------------------------------------- one context per workload
@@ -336,7 +330,7 @@ def context(m: NetShopModel, name: str) -> View:
                    f"{len(published)} event(s) published, {len(consumed)} consumed.")
     else:
         caption = f"{name} ({m.datastore_by_name[name].kind}, port {m.datastore_by_name[name].port}): reached by {', '.join(m.clients_of(name))}."
-    return _view(cv, f"context-{name}", caption, "context", name)
+    return cv.view(f"context-{name}", caption, "context", name)
 
 
 def architecture_views(m: NetShopModel) -> list[View]:
