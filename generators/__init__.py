@@ -20,6 +20,7 @@ FAMILIES: dict[str, str] = {
     "gitops": "generators.gitops",
     "security": "generators.security",
     "terraform": "generators.terraform",
+    "service-mesh": "generators.service_mesh",
 }
 
 
