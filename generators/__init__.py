@@ -21,6 +21,7 @@ FAMILIES: dict[str, str] = {
     "security": "generators.security",
     "terraform": "generators.terraform",
     "service-mesh": "generators.service_mesh",
+    "observability": "generators.observability",
 }
 
 
