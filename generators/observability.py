@@ -789,55 +789,61 @@ def _panel(pid: int, title: str, x: int, y: int, w: int, h: int, targets: list[t
     }
 
 
+def _threshold_line(value: float) -> dict:
+    """Field config that draws the objective as a red line on a time series."""
+    steps = [{"color": "green", "value": None}, {"color": "red", "value": value}]
+    return {"thresholds": {"mode": "absolute", "steps": steps}, "custom": {"thresholdsStyle": {"mode": "line"}}}
+
+
 def dashboard(model: NetShopModel) -> dict:
     """Golden signals per service (rate, errors, p95 against the SLO, zone split, peer calls) and per queue."""
     panels: list[dict] = []
-    pid, y = 1, 0
+    y = 0
     req, bucket = "http_server_requests_total", "http_server_request_duration_seconds_bucket"
     ri = "$__rate_interval"
 
-    def add(panel_args: tuple, **kw) -> None:
-        nonlocal pid
-        panels.append(_panel(pid, *panel_args, **kw))
-        pid += 1
+    def row(height: int, *cells: tuple[str, str, str, str, dict]) -> None:
+        """Panels of equal width side by side: (title, expr, legend, unit, field config) each."""
+        nonlocal y
+        width = 24 // len(cells)
+        for i, (title, expr, legend, unit, field) in enumerate(cells):
+            panels.append(_panel(len(panels) + 1, title, i * width, y, width, height, [(expr, legend)], unit, **field))
+        y += height
 
     for svc in model.services:
-        panels.append({"id": pid, "type": "row", "title": f"{svc.name} — {svc.tier}", "collapsed": False, "gridPos": {"x": 0, "y": y, "w": 24, "h": 1}, "panels": []})
-        pid += 1
+        panels.append(
+            {"id": len(panels) + 1, "type": "row", "title": f"{svc.name} — {svc.tier}", "collapsed": False,
+             "gridPos": {"x": 0, "y": y, "w": 24, "h": 1}, "panels": []}
+        )
         y += 1
         sel = f'service="{svc.name}"'
-        slo_line = {"thresholds": {"mode": "absolute", "steps": [{"color": "green", "value": None}, {"color": "red", "value": svc.slo.latency_ms / 1000}]}, "custom": {"thresholdsStyle": {"mode": "line"}}}
-        budget_line = {"thresholds": {"mode": "absolute", "steps": [{"color": "green", "value": None}, {"color": "red", "value": budget(svc, "availability")}]}, "custom": {"thresholdsStyle": {"mode": "line"}}}
-        add((f"{svc.name}: rate", 0, y, 6, 8, [(f"sum by (route) (rate({req}{{{sel}}}[{ri}]))", "{{route}}")], "reqps"))
-        add(
-            (f"{svc.name}: errors", 6, y, 6, 8,
-             [(f'sum(rate({req}{{{sel},status=~"5.."}}[{ri}])) / sum(rate({req}{{{sel}}}[{ri}]))', "5xx ratio")], "percentunit"),
-            **budget_line,
+        row(
+            8,
+            (f"{svc.name}: rate", f"sum by (route) (rate({req}{{{sel}}}[{ri}]))", "{{route}}", "reqps", {}),
+            (f"{svc.name}: errors", f'sum(rate({req}{{{sel},status=~"5.."}}[{ri}])) / sum(rate({req}{{{sel}}}[{ri}]))',
+             "5xx ratio", "percentunit", _threshold_line(budget(svc, "availability"))),
+            (f"{svc.name}: p95 latency (SLO {svc.slo.latency_ms} ms)",
+             f"histogram_quantile(0.95, sum by (le) (rate({bucket}{{{sel}}}[{ri}])))", "p95", "s",
+             _threshold_line(svc.slo.latency_ms / 1000)),
+            (f"{svc.name}: zone split", f"sum by (zone) (rate({req}{{{sel}}}[{ri}]))", "{{zone}}", "reqps", {}),
         )
-        add(
-            (f"{svc.name}: p95 latency (SLO {svc.slo.latency_ms} ms)", 12, y, 6, 8,
-             [(f"histogram_quantile(0.95, sum by (le) (rate({bucket}{{{sel}}}[{ri}])))", "p95")], "s"),
-            **slo_line,
-        )
-        add((f"{svc.name}: zone split", 18, y, 6, 8, [(f"sum by (zone) (rate({req}{{{sel}}}[{ri}]))", "{{zone}}")], "reqps"))
-        y += 8
         if model.peers_of(svc.name):
-            add((f"{svc.name}: calls to peers", 0, y, 12, 7, [(f"sum by (peer, status) (rate(http_client_requests_total{{{sel}}}[{ri}]))", "{{peer}} {{status}}")], "reqps"))
-            add(
-                (f"{svc.name}: peer p95", 12, y, 12, 7,
-                 [(f"histogram_quantile(0.95, sum by (peer, le) (rate(http_client_request_duration_seconds_bucket{{{sel}}}[{ri}])))", "{{peer}}")], "s"),
+            row(
+                7,
+                (f"{svc.name}: calls to peers", f"sum by (peer, status) (rate(http_client_requests_total{{{sel}}}[{ri}]))",
+                 "{{peer}} {{status}}", "reqps", {}),
+                (f"{svc.name}: peer p95",
+                 f"histogram_quantile(0.95, sum by (peer, le) (rate(http_client_request_duration_seconds_bucket{{{sel}}}[{ri}])))",
+                 "{{peer}}", "s", {}),
             )
-            y += 7
         for event, sub in model.subscriptions_of(svc.name):
-            add(
-                (f"{svc.name}: queue depth {sub.queue}", 0, y, 12, 7,
-                 [(f'max by (queue) (netshop_queue_depth{{queue=~"{sub.queue}|{sub.dead_letter_queue}"}})', "{{queue}}")], "short"),
+            row(
+                7,
+                (f"{svc.name}: queue depth {sub.queue}",
+                 f'max by (queue) (netshop_queue_depth{{queue=~"{sub.queue}|{sub.dead_letter_queue}"}})', "{{queue}}", "short", {}),
+                (f"{svc.name}: {event.name} consumed",
+                 f'sum by (outcome) (rate(netshop_events_consumed_total{{{sel},queue="{sub.queue}"}}[{ri}]))', "{{outcome}}", "ops", {}),
             )
-            add(
-                (f"{svc.name}: {event.name} consumed", 12, y, 12, 7,
-                 [(f'sum by (outcome) (rate(netshop_events_consumed_total{{{sel},queue="{sub.queue}"}}[{ri}]))', "{{outcome}}")], "ops"),
-            )
-            y += 7
     return {
         "title": f"{model.platform.title} golden signals",
         "uid": f"{model.platform.name}-golden-signals",

@@ -200,7 +200,7 @@ def linkerd(model: NetShopModel) -> list[dict]:
 LINKERD_NOTE = """
 Linkerd bundle: add with `components:` on top of the platform base.
 Injects the namespace, denies ports without a Server, and authorises exactly the model's edges
-by mTLS identity (plus the ingress controller -> web and meshed Prometheus -> /metrics).
+by mTLS identity (plus the ingress controller -> web, and a meshed Prometheus scraping each service).
 The namespace enforces the restricted Pod Security Standard, so install Linkerd with its CNI
 plugin (linkerd-cni): the proxy-init container needs NET_ADMIN otherwise.
 """

@@ -299,7 +299,7 @@ def test_local_prometheus_scrapes_every_service_with_the_same_rules(tmp_path, ne
     )
     try:
         groups = None
-        for _ in range(100):
+        for _ in range(300):  # the scrape manager applies new targets every 5 s
             try:
                 with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/rules", timeout=1) as r:
                     groups = json.load(r)["data"]["groups"]
