@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 import yaml
 from conftest import build, with_new_service
-from k8s_schemas import documents, schema_errors
+from crd_validation import load_docs as documents
+from crd_validation import problems as schema_errors
 
 from netshop.pipeline import render
 

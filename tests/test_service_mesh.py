@@ -14,14 +14,15 @@ from pathlib import Path
 import pytest
 import yaml
 from conftest import build, with_new_service
-from k8s_schemas import documents, schema_errors
+from crd_validation import load_docs as documents
+from crd_validation import problems as schema_errors
+from k8s_build import KUBECTL
 
 from netshop.pipeline import render
 
 REPO = Path(__file__).resolve().parent.parent
 MESH = REPO / "generated" / "service-mesh"
 BUNDLES = ("linkerd", "istio", "gateway-api", "cilium")
-KUBECTL = REPO / ".venv" / "bin" / "kubectl"
 NAME = "app.kubernetes.io/name"
 
 
