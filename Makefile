@@ -6,7 +6,7 @@ NCA_VENV := .venv-nca
 CHECKOV_VENV := .venv-checkov
 STAMP := $(VENV)/.installed
 
-.PHONY: setup up down status test test-fast generate check validate clean sbom bench-generate
+.PHONY: setup up down status test test-fast generate check validate clean sbom bench-generate prometheus-local
 
 setup: $(STAMP) $(NCA_VENV)/.installed $(CHECKOV_VENV)/.installed  ## create .venv (idempotent)
 
@@ -48,3 +48,9 @@ bench-generate: setup  ## time generate on NetShop and on models 10x and 100x it
 
 clean:
 	rm -rf $(VENV) $(NCA_VENV) $(CHECKOV_VENV) .pytest_cache build
+
+prometheus-local:  ## local Prometheus on 127.0.0.1:9090 scraping every service with the SLO rules (for `make up`)
+	@command -v prometheus >/dev/null || { echo "prometheus is not installed (scripts/ensure-system.sh installs it)"; exit 0; }
+	@mkdir -p .netshop/prometheus
+	prometheus --config.file=generated/observability/local/prometheus.yml --storage.tsdb.path=.netshop/prometheus \
+	  --web.listen-address=127.0.0.1:9090 --log.level=warn

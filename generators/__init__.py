@@ -21,6 +21,8 @@ FAMILIES: dict[str, str] = {
     "security": "generators.security",
     "terraform": "generators.terraform",
     "diagrams": "generators.diagrams",
+    "service-mesh": "generators.service_mesh",
+    "observability": "generators.observability",
 }
 
 
