@@ -36,7 +36,6 @@ EVENT_OUTCOMES = ("processed", "duplicate", "retried", "dead_lettered")
 FAILED_OUTCOME = "dead_lettered"
 # Routes every service has that are not user traffic (probes and scrapes): outside every SLI.
 OPERATIONAL_ROUTES = ("/healthz", "/readyz", "/metrics")
-STANDARD_BUCKETS_MS = (5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000)
 
 OTEL_IMAGE = "otel/opentelemetry-collector-contrib:0.115.1"
 LOKI_IMAGE = "grafana/loki:3.3.2"
@@ -125,9 +124,9 @@ def le_matcher(ms: int) -> str:
     return f'le="{value}"'
 
 
-def latency_buckets_ms(model: NetShopModel) -> list[int]:
-    """Histogram boundaries: the standard ones plus every service's SLO threshold (the SLI needs an exact bucket)."""
-    return sorted({*STANDARD_BUCKETS_MS, *(s.slo.latency_ms for s in model.services)})
+def latency_buckets_ms(model: NetShopModel) -> list[str]:
+    """The model's latency buckets as collector durations (`2.5ms`)."""
+    return [f"{ms:g}" for ms in model.latency_buckets_ms()]
 
 
 def _user_traffic(svc: Service) -> str:
