@@ -39,6 +39,17 @@ check: setup  ## fail if generated/ is stale
 	$(VENV)/bin/netshop model validate
 	$(VENV)/bin/netshop generate --check
 
+up: setup  ## install what is missing, generate, start the whole platform locally, print the URLs
+	@scripts/ensure-datastores.sh
+	@$(VENV)/bin/netshop generate
+	@$(VENV)/bin/netshop up
+
+down:  ## stop the local platform
+	@$(VENV)/bin/netshop down
+
+status:  ## each service with its zone and health
+	@$(VENV)/bin/netshop status
+
 test: setup  ## the whole suite (slow suites bounded)
 	@scripts/ensure-datastores.sh
 	$(VENV)/bin/pytest -q

@@ -144,8 +144,14 @@ def up(
         raise typer.Exit(1) from None
     _print_status(run)
     web = local.load_model().platform.ingress.service
-    out.print(f"\nShop:    {run.url(local.load_model(), web)}")
-    out.print(f"Logs:    {run.run_dir}/<service>.log      Stop: make down")
+    model = local.load_model()
+    out.print(f"\nShop:      {run.url(model, web)}  (console: /console, platform: /platform)")
+    out.print(f"API:       {run.url(model, 'api-gateway')}/api/products   (OpenAPI: <service url>/docs)")
+    out.print(f"Traces:    {run.env()['NETSHOP_TRACE_QUERY_URL']}/api/traces   Control: {run.env()['NETSHOP_CONTROL_URL']}/state")
+    state = json.loads(run.state_file.read_text())
+    if state.get("prometheus"):
+        out.print(f"Prometheus: {state['prometheus']}")
+    out.print(f"Logs:      {run.run_dir}/<service>.log      Stop: make down")
     if not all(ready.values()):
         err.print(f"[red]not ready:[/] {', '.join(n for n, ok in ready.items() if not ok)}")
         raise typer.Exit(1)
