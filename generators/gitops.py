@@ -42,7 +42,6 @@ BUNDLES: tuple[tuple[str, str, int, str], ...] = (
     ("security", "security/policies", -2, "Kyverno admission policies and the secrets the platform reads"),
     ("data-ha", "data-ha", -1, "Replicated, zone-spread PostgreSQL, Redis and RabbitMQ"),
     ("core", "kustomize/overlays/{cloud}", 0, "Services, governance and zero-trust NetworkPolicies"),
-    ("service-mesh", "service-mesh", 1, "Mutual TLS and authorisation per model edge"),
     ("observability", "observability", 1, "Telemetry pipeline, SLO alerts and dashboards"),
     ("rollouts", "gitops/rollouts", 2, "Progressive delivery of the edge services"),
 )
@@ -56,10 +55,19 @@ def project_name(model: NetShopModel, kind: str = "") -> str:
 # --------------------------------------------------------------------------- bundle contents
 
 
+MESH_ROOT = "service-mesh"
+
+
+def core_components(model: NetShopModel) -> list[str]:
+    """Kustomize Components the core application adds on top of its overlay: the model's mesh and the Gateway API."""
+    return [f"{MESH_ROOT}/{model.platform.mesh}", f"{MESH_ROOT}/gateway-api"]
+
+
 def bundle_objects(model: NetShopModel, path: str) -> list[dict]:
-    """The objects a bundle deploys, from the families that write under its path (core: the k8s objects)."""
+    """The objects a bundle deploys, from the families that write under its path (core: the k8s objects
+    plus the objects of its mesh components)."""
     if path.startswith("kustomize/"):
-        return objects(model)
+        return objects(model) + [o for c in core_components(model) for o in bundle_objects(model, c)]
     if path == "gitops/rollouts":
         return rollout_objects(model)
     out: list[dict] = []
@@ -212,9 +220,12 @@ def applications(model: NetShopModel, cloud: Cloud) -> list[tuple[str, dict]]:
     for name, path, wave, description in BUNDLES:
         source: dict = {"repoURL": repo, "targetRevision": "HEAD", "path": bundle_path(path, cloud)}
         if name == "core":
-            source["kustomize"] = {"patches": enterprise_patches(model)}
+            up = "../" * path.format(cloud=cloud.name).count("/") + "../"
+            source["kustomize"] = {"components": [up + c for c in core_components(model)], "patches": enterprise_patches(model)}
         elif name == "secret-store":
             source["directory"] = {"include": f"{cloud.name}.yaml"}
+        elif name == "observability":
+            source["directory"] = {"recurse": False}  # the manifests only: not rules/, tests/, local/ or dashboards/
         else:
             source["directory"] = {"recurse": True, "exclude": "{examples/*,*.json}"}
         out.append((name, _application(model, f"{model.platform.name}-{name}", project_name(model), wave, source,

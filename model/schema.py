@@ -201,6 +201,10 @@ class Platform(Frozen):
     dns: ClusterDns = Field(default_factory=ClusterDns, description="Cluster DNS allowed for every pod.")
     kubernetes_api: KubernetesApi = Field(description="The API server, reachable only by services that read it.")
     telemetry: Telemetry = Field(description="Trace and metrics endpoints every service talks to.")
+    mesh: Literal["linkerd", "istio"] = Field(
+        default="linkerd",
+        description="Service mesh the GitOps bundle enables on the core application; both meshes are generated.",
+    )
     jwt_secret: Name = Field(
         description="Name of the Kubernetes Secret holding the JWT signing key (key `secret`); never committed."
     )

@@ -10,7 +10,7 @@ import pytest
 from k8s_build import KUBECTL
 import yaml
 
-from conftest import build, with_new_service
+from conftest import REPO, build, with_new_service
 from crd_validation import all_problems
 from generators import FAMILIES, family
 from generators.gitops import BUNDLES, boundary, bundle_objects, enterprise_patches
@@ -127,3 +127,30 @@ def test_a_new_edge_service_gets_a_rollout_and_its_kinds_stay_inside_the_project
     assert any(o["kind"] == "Rollout" and o["metadata"]["name"] == "wishlist" for o in flat(model))
     assert any(p["target"] == {"kind": "HorizontalPodAutoscaler", "name": "wishlist"} for p in enterprise_patches(model))
     assert boundary(model) == boundary(netshop)  # same namespaces and kinds: the boundary needs no review
+
+
+def test_the_core_application_builds_with_its_mesh_components_as_argo_cd_would(tmp_path, netshop):
+    """Argo CD adds `kustomize.components` to the overlay at `path`; do the same with kubectl and build it."""
+    import shutil
+
+    gen = REPO / "generated"
+    copy = tmp_path / "generated"
+    for part in ("kustomize", "service-mesh"):
+        shutil.copytree(gen / part, copy / part)
+    for cloud in netshop.clouds:
+        app = yaml.safe_load((gen / "gitops" / cloud.name / "apps" / "core.yaml").read_text())
+        source = app["spec"]["source"]
+        overlay = copy / source["path"].removeprefix("generated/")
+        kz = yaml.safe_load((overlay / "kustomization.yaml").read_text())
+        kz["components"] = source["kustomize"]["components"]
+        (overlay / "kustomization.yaml").write_text(yaml.safe_dump(kz))
+        built = subprocess.run([str(KUBECTL), "kustomize", str(overlay)], capture_output=True, text=True)
+        assert built.returncode == 0, f"{cloud.name}: {built.stderr}"
+        kinds = {d["kind"] for d in yaml.safe_load_all(built.stdout) if d}
+        mesh_kinds = {"linkerd": {"Server", "AuthorizationPolicy"}, "istio": {"PeerAuthentication", "AuthorizationPolicy"}}
+        assert mesh_kinds[netshop.platform.mesh] <= kinds and {"Gateway", "HTTPRoute"} <= kinds, cloud.name
+
+
+def test_the_observability_application_syncs_manifests_not_rule_tests_or_local_configs(netshop):
+    app = yaml.safe_load((REPO / "generated" / "gitops" / netshop.clouds[0].name / "apps" / "observability.yaml").read_text())
+    assert app["spec"]["source"]["directory"] == {"recurse": False}
