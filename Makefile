@@ -6,7 +6,7 @@ NCA_VENV := .venv-nca
 CHECKOV_VENV := .venv-checkov
 STAMP := $(VENV)/.installed
 
-.PHONY: setup up down status test test-fast generate check validate clean sbom bench-generate prometheus-local
+.PHONY: setup up down status test test-all test-fast generate check validate clean sbom bench-generate prometheus-local
 
 setup: $(STAMP) $(NCA_VENV)/.installed $(CHECKOV_VENV)/.installed  ## create .venv (idempotent)
 
@@ -50,7 +50,11 @@ down:  ## stop the local platform
 status:  ## each service with its zone and health
 	@$(VENV)/bin/netshop status
 
-test: setup  ## the whole suite (slow suites bounded)
+test: setup  ## the whole suite, slow suites in their bounded form (what .ci/run runs)
+	@scripts/ensure-datastores.sh
+	$(VENV)/bin/pytest -q -m "not slow"
+
+test-all: setup  ## everything, including the unbounded slow suites
 	@scripts/ensure-datastores.sh
 	$(VENV)/bin/pytest -q
 
