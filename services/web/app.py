@@ -6,6 +6,7 @@ from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
+from starlette.middleware.gzip import GZipMiddleware
 
 from . import console, platform_view, shop
 from .runtime import STATIC, bff, client_ip, error_page, runtime
@@ -25,6 +26,7 @@ runtime.app.add_exception_handler(RequestValidationError, _on_invalid)
 runtime.app.include_router(shop.router)
 runtime.app.include_router(console.router)
 runtime.app.include_router(platform_view.router)
+runtime.app.add_middleware(GZipMiddleware, minimum_size=800)
 runtime.app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
 
