@@ -6,7 +6,7 @@ NCA_VENV := .venv-nca
 CHECKOV_VENV := .venv-checkov
 STAMP := $(VENV)/.installed
 
-.PHONY: setup up down status test test-fast generate check validate clean sbom
+.PHONY: setup up down status test test-fast generate check validate clean sbom screenshots bench-web
 
 setup: $(STAMP) $(NCA_VENV)/.installed $(CHECKOV_VENV)/.installed  ## create .venv (idempotent)
 
@@ -42,6 +42,14 @@ check: setup  ## fail if generated/ is stale
 test: setup  ## the whole suite (slow suites bounded)
 	@scripts/ensure-datastores.sh
 	$(VENV)/bin/pytest -q
+
+screenshots: setup  ## every web view at desktop and phone widths -> docs/assets/screenshots/ (Debian's Chromium)
+	@scripts/ensure-datastores.sh
+	$(PY) -m tests.web_screenshots docs/assets/screenshots
+
+bench-web: setup  ## JS budget (< 150 KB gzipped) and home page interactive (< 1 s), measured in Chromium
+	@scripts/ensure-datastores.sh
+	$(PY) bench/web_pages.py
 
 clean:
 	rm -rf $(VENV) $(NCA_VENV) $(CHECKOV_VENV) .pytest_cache build
