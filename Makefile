@@ -6,14 +6,14 @@ NCA_VENV := .venv-nca
 CHECKOV_VENV := .venv-checkov
 STAMP := $(VENV)/.installed
 
-.PHONY: setup up down status test test-fast generate check validate clean sbom screenshots bench-web
+.PHONY: setup up down status test test-fast generate check validate clean sbom bench-generate prometheus-local screenshots bench-web
 
 setup: $(STAMP) $(NCA_VENV)/.installed $(CHECKOV_VENV)/.installed  ## create .venv (idempotent)
 
 $(STAMP): pyproject.toml
 	@scripts/ensure-system.sh
 	@test -x $(PY) || python3 -m venv $(VENV)
-	@$(VENV)/bin/pip install -q --disable-pip-version-check -e '.[test,platform]' 2>&1 | grep -v "is ignored" || true
+	@$(VENV)/bin/pip install -q --disable-pip-version-check -e '.[test,platform,diagrams]' 2>&1 | grep -v "is ignored" || true
 	@$(PY) -c "import netshop, model, generators" && touch $(STAMP)
 
 # network-config-analyzer pins exact versions of its dependencies, so it lives in its own venv
@@ -39,17 +39,37 @@ check: setup  ## fail if generated/ is stale
 	$(VENV)/bin/netshop model validate
 	$(VENV)/bin/netshop generate --check
 
+up: setup  ## install what is missing, generate, start the whole platform locally, print the URLs
+	@scripts/ensure-datastores.sh
+	@$(VENV)/bin/netshop generate
+	@$(VENV)/bin/netshop up
+
+down:  ## stop the local platform
+	@$(VENV)/bin/netshop down
+
+status:  ## each service with its zone and health
+	@$(VENV)/bin/netshop status
+
 test: setup  ## the whole suite (slow suites bounded)
 	@scripts/ensure-datastores.sh
 	$(VENV)/bin/pytest -q
 
 screenshots: setup  ## every web view at desktop and phone widths -> docs/assets/screenshots/ (Debian's Chromium)
 	@scripts/ensure-datastores.sh
-	$(PY) -m tests.web_screenshots docs/assets/screenshots
+	$(PY) tests/web_screenshots.py docs/assets/screenshots
 
 bench-web: setup  ## JS budget (< 150 KB gzipped) and home page interactive (< 1 s), measured in Chromium
 	@scripts/ensure-datastores.sh
 	$(PY) bench/web_pages.py
 
+bench-generate: setup  ## time generate on NetShop and on models 10x and 100x its size
+	$(PY) bench/generate_scaling.py
+
 clean:
 	rm -rf $(VENV) $(NCA_VENV) $(CHECKOV_VENV) .pytest_cache build
+
+prometheus-local:  ## local Prometheus on 127.0.0.1:9090 scraping every service with the SLO rules (for `make up`)
+	@command -v prometheus >/dev/null || { echo "prometheus is not installed (scripts/ensure-system.sh installs it)"; exit 0; }
+	@mkdir -p .netshop/prometheus
+	prometheus --config.file=generated/observability/local/prometheus.yml --storage.tsdb.path=.netshop/prometheus \
+	  --web.listen-address=127.0.0.1:9090 --log.level=warn

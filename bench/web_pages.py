@@ -18,13 +18,14 @@ import sys
 import tempfile
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+REPO = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(REPO), str(REPO / "tests")]  # as pytest's pythonpath has it
 
 from playwright.sync_api import sync_playwright  # noqa: E402
 
-from tests import platform_fixture  # noqa: E402
-from tests.web_browser import DESKTOP, launch, ready  # noqa: E402
-from tests.web_tour import prepare, sign_in, views  # noqa: E402
+import platform_fixture  # noqa: E402
+from web_browser import DESKTOP, launch, ready  # noqa: E402
+from web_tour import prepare, sign_in, views  # noqa: E402
 
 JS_BUDGET = 150 * 1024
 INTERACTIVE_BUDGET_MS = 1000.0

@@ -20,6 +20,9 @@ FAMILIES: dict[str, str] = {
     "gitops": "generators.gitops",
     "security": "generators.security",
     "terraform": "generators.terraform",
+    "diagrams": "generators.diagrams",
+    "service-mesh": "generators.service_mesh",
+    "observability": "generators.observability",
 }
 
 

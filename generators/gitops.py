@@ -68,7 +68,8 @@ def bundle_objects(model: NetShopModel, path: str) -> list[dict]:
         if mod.__name__ == __name__ or not any(r.startswith(path + "/") or r == path + "/" for r in mod.ROOTS):
             continue
         for art in mod.generate(model):
-            if art.path.startswith(path + "/") and art.path.endswith((".yaml", ".yml")) and "/examples/" not in art.path:
+            if art.path.startswith(path + "/") and art.path.endswith((".yaml", ".yml")) and "/examples/" not in art.path \
+                    and not art.path.endswith("/kustomization.yaml"):  # kustomize glue, not objects
                 out += [d for d in yaml.safe_load_all(art.content) if isinstance(d, dict) and "kind" in d]
     return out
 

@@ -306,7 +306,7 @@ def http_probe(path: str, period: int, failures: int, initial: int = 0) -> dict:
 # --------------------------------------------------------------------------- services
 
 
-def deployment(model: NetShopModel, svc: Service) -> dict:
+def deployment(model: NetShopModel, svc: Service, checksum: str | None = None) -> dict:
     lab = labels(model, svc.name, svc.tier)
     container = {
         "name": svc.name,
@@ -333,7 +333,7 @@ def deployment(model: NetShopModel, svc: Service) -> dict:
             "selector": {"matchLabels": selector(model, svc.name)},
             "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": 0}},
             "template": {
-                "metadata": {"labels": lab, "annotations": {"netshop.io/model-checksum": model_checksum(model)}},
+                "metadata": {"labels": lab, "annotations": {"netshop.io/model-checksum": checksum or model_checksum(model)}},
                 "spec": {
                     "serviceAccountName": svc.name,
                     "automountServiceAccountToken": bool(svc.kube_access),
@@ -507,6 +507,7 @@ def objects(model: NetShopModel) -> list[dict]:
     """Every object the chart deploys, in apply order (namespace and governance first)."""
     from .networkpolicies import policies
 
+    checksum = model_checksum(model)  # serialising the model is the costliest step: do it once
     objs: list[dict] = [namespace(model), resource_quota(model), limit_range(model), model_configmap(model)]
     for svc in model.services:
         objs.append(service_account(model, svc.name, svc.tier, bool(svc.kube_access)))
@@ -520,7 +521,7 @@ def objects(model: NetShopModel) -> list[dict]:
         objs.append(statefulset(model, ds))
     for svc in model.services:
         objs.append(k8s_service(model, svc.name, svc.tier, svc.port))
-        objs.append(deployment(model, svc))
+        objs.append(deployment(model, svc, checksum))
         objs.append(hpa(model, svc))
         if svc.scaling.min > 1:
             objs.append(pdb(model, svc))

@@ -18,6 +18,7 @@ from .base import Artifact, header
 ROOTS = ("local/",)
 TRACE_PORT = 16686  # Jaeger-compatible query + OTLP/HTTP receiver
 CONTROL_PORT = 8999
+PROMETHEUS_PORT = 9090
 
 
 def start_order(model: NetShopModel) -> list[tuple[int, str]]:
@@ -43,8 +44,8 @@ def supervisord_conf(model: NetShopModel) -> str:
         "[rpcinterface:supervisor]", "supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface", "",
     ]
 
-    def program(name: str, command: str, priority: int, env: dict[str, str] | None = None) -> list[str]:
-        lines = [f"[program:{name}]", f"command={command}", f"priority={priority}", "autostart=true", "autorestart=true",
+    def program(name: str, command: str, priority: int, env: dict[str, str] | None = None, autostart: bool = True) -> list[str]:
+        lines = [f"[program:{name}]", f"command={command}", f"priority={priority}", f"autostart={str(autostart).lower()}", "autorestart=true",
                  "startsecs=1", "startretries=10", "stopsignal=TERM", "stopwaitsecs=15", "stopasgroup=true", "killasgroup=true",
                  f"stdout_logfile={run}/{name}.log", "stdout_logfile_maxbytes=20MB", "stdout_logfile_backups=1", "redirect_stderr=true"]
         if env:
@@ -56,6 +57,13 @@ def supervisord_conf(model: NetShopModel) -> str:
     for depth, name in start_order(model):
         out += program(name, f"{py} -m services serve", 100 + 10 * depth, {"NETSHOP_SERVICE": name, "NETSHOP_ZONE": zones[name]})
     out += program("agent", f"{py} -m netshop.localproc agent {CONTROL_PORT}", 900)
+    # Started by `netshop up` only when Debian's prometheus is installed, with the SLO rules of generated/observability.
+    out += program(
+        "prometheus",
+        "prometheus --config.file=%(ENV_NETSHOP_REPO)s/generated/observability/local/prometheus.yml "
+        f"--storage.tsdb.path={run}/prometheus --web.listen-address=127.0.0.1:{PROMETHEUS_PORT} --log.level=warn",
+        950, autostart=False,
+    )
     return "\n".join(out)
 
 

@@ -14,6 +14,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 DNS1123_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+STANDARD_LATENCY_BUCKETS_MS = (1.0, 2.5, 5.0, 10.0, 25.0, 50.0, 100.0, 250.0, 500.0, 1000.0, 2500.0, 5000.0, 10000.0)
 
 Name = Annotated[
     str,
@@ -492,6 +493,11 @@ class NetShopModel(Frozen):
         if cloud is not None and service.tier in cloud.replicas:
             return cloud.replicas[service.tier]
         return service.scaling.min
+
+    def latency_buckets_ms(self) -> list[float]:
+        """Histogram buckets every service exports and the span-metrics connector uses: a standard
+        ladder plus each SLO's latency threshold, so every objective is measured exactly."""
+        return sorted({*STANDARD_LATENCY_BUCKETS_MS, *(float(s.slo.latency_ms) for s in self.services)})
 
     def resources_of(self, service: Service) -> Resources:
         return service.resources or self.platform.default_resources

@@ -20,8 +20,9 @@ app = typer.Typer(
 model_app = typer.Typer(help="Validate and export the system model.", no_args_is_help=True)
 app.add_typer(model_app, name="model")
 
-out = Console()
-err = Console(stderr=True)
+# soft wrap: a `file:line` or a path must stay on one line for editors, CI logs and grep, whatever the width
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
 
 PathArg = Annotated[Path | None, typer.Argument(help="Model file (default: model/netshop.yaml or $NETSHOP_MODEL).")]
 
@@ -46,8 +47,8 @@ def _report(problems) -> None:
     for p in problems:
         where = f"{p.file}:{p.line}" if p.line else p.file
         err.print(f"[red]✗[/] {where}  [bold]{p.path}[/]  [dim]\\[{p.rule}][/]", highlight=False)
-        err.print(f"    {p.message}", highlight=False)
-        err.print(f"    [green]fix:[/] {p.fix}", highlight=False)
+        err.print(f"    {p.message}", highlight=False, markup=False)
+        err.print(f"    fix: {p.fix}", style="green", highlight=False, markup=False)
 
 
 @model_app.command("validate")
@@ -89,10 +90,11 @@ def generate(
     output: Annotated[Path | None, typer.Option("--output", help="Directory to write (default: generated/).")] = None,
 ) -> None:
     """Write generated/ from the model; with --check, only report drift (stale, missing, extra files)."""
-    from netshop.pipeline import FIX_COMMAND, GENERATED, GeneratorError, sync
+    from netshop.pipeline import GENERATED, GeneratorError, fix_command, sync
 
     loaded = _load_or_exit(model_path)
     root = output or GENERATED
+    shown = str(output).rstrip("/") if output else GENERATED.name
     try:
         drift = sync(loaded.model, root=root, only=only, write=not check)
     except GeneratorError as exc:
@@ -101,17 +103,17 @@ def generate(
     changed = [("stale", p) for p in drift.stale] + [("missing", p) for p in drift.missing] + [("extra", p) for p in drift.extra]
     if check:
         if drift.clean:
-            out.print(f"[green]✓[/] {root.name}/ is current with the model")
+            out.print(f"[green]✓[/] {shown}/ is current with the model", highlight=False)
             return
-        err.print(f"[bold red]{root.name}/ has drifted from the model: {len(changed)} file(s)[/]")
+        err.print(f"{shown}/ has drifted from the model: {len(changed)} file(s)", style="bold red", highlight=False, markup=False)
         for state, p in changed:
-            err.print(f"  {state:8} {root.name}/{p}", highlight=False)
-        err.print(f"fix: {FIX_COMMAND}")
+            err.print(f"  {state:8} {shown}/{p}", highlight=False, markup=False)
+        err.print(f"fix: {fix_command(only, model_path, output)}", highlight=False, markup=False)
         raise typer.Exit(1)
     for state, p in changed:
         verb = {"stale": "updated", "missing": "created", "extra": "removed"}[state]
-        out.print(f"  {verb:8} {root.name}/{p}", highlight=False)
-    out.print(f"[green]✓[/] {root.name}/ is current ({len(changed)} file(s) changed)")
+        out.print(f"  {verb:8} {shown}/{p}", highlight=False, markup=False)
+    out.print(f"[green]✓[/] {shown}/ is current ({len(changed)} file(s) changed)", highlight=False)
 
 
 RunOpt = Annotated[int, typer.Option("--offset", help="Add this to every port (run a second platform beside the first).")]
@@ -142,8 +144,14 @@ def up(
         raise typer.Exit(1) from None
     _print_status(run)
     web = local.load_model().platform.ingress.service
-    out.print(f"\nShop:    {run.url(local.load_model(), web)}")
-    out.print(f"Logs:    {run.run_dir}/<service>.log      Stop: make down")
+    model = local.load_model()
+    out.print(f"\nShop:      {run.url(model, web)}  (console: /console, platform: /platform)")
+    out.print(f"API:       {run.url(model, 'api-gateway')}/api/products   (OpenAPI: <service url>/docs)")
+    out.print(f"Traces:    {run.env()['NETSHOP_TRACE_QUERY_URL']}/api/traces   Control: {run.env()['NETSHOP_CONTROL_URL']}/state")
+    state = json.loads(run.state_file.read_text())
+    if state.get("prometheus"):
+        out.print(f"Prometheus: {state['prometheus']}")
+    out.print(f"Logs:      {run.run_dir}/<service>.log      Stop: make down")
     if not all(ready.values()):
         err.print(f"[red]not ready:[/] {', '.join(n for n, ok in ready.items() if not ok)}")
         raise typer.Exit(1)

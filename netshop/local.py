@@ -22,7 +22,7 @@ from pathlib import Path
 import aiohttp
 import asyncpg
 
-from generators.local import CONTROL_PORT, TRACE_PORT, start_order
+from generators.local import CONTROL_PORT, PROMETHEUS_PORT, TRACE_PORT, start_order
 from model import load_model
 from model.schema import NetShopModel
 from services.common.identity import local_placement
@@ -50,6 +50,7 @@ class Run:
             "NETSHOP_RUN_DIR": str(self.run_dir),
             "NETSHOP_RUN_STATE": str(self.run_dir / "state.json"),
             "NETSHOP_PYTHON": sys.executable,
+            "NETSHOP_REPO": str(REPO),
             "NETSHOP_PORT_OFFSET": str(self.offset),
             "NETSHOP_POSTGRES_DATABASE": self.database,
             "NETSHOP_RABBITMQ_VHOST": self.vhost,
@@ -180,10 +181,15 @@ def up(run: Run, timeout: float = 120.0) -> dict[str, bool]:
     for name in (s.name for s in model.services):
         if not implemented(name):
             supervisorctl(run, "stop", name)
+    # Prometheus scrapes the model's ports as they are, so only the un-offset platform gets it.
+    prometheus = run.offset == 0 and shutil.which("prometheus") is not None
+    if prometheus:
+        supervisorctl(run, "start", "prometheus")
     run.state_file.write_text(json.dumps({
         "started_at": started, "runner": "supervisord", "run": {k: str(v) for k, v in asdict(run).items()},
         "zones": local_placement(model),
         "urls": {s.name: run.url(model, s.name) for s in model.services},
+        "prometheus": f"http://127.0.0.1:{PROMETHEUS_PORT}" if prometheus else None,
     }, indent=2))
     ready = asyncio.run(wait_ready(run, model, timeout))
     ready_at = time.time()

@@ -64,11 +64,13 @@ def with_new_service(data: dict) -> dict:
 
 
 @pytest.fixture(scope="session")
-def platform(tmp_path_factory):
-    """The whole platform, started as `make up` does, on the real datastores, isolated for this session."""
+def platform(request):
+    """The whole platform, started as `make up` does, on the real datastores, isolated for this session.
+    Its logs are kept (and their folder printed) only when a test failed."""
+    import shutil
     import tempfile
 
-    from tests import platform_fixture
+    import platform_fixture
 
     # supervisord's socket path must stay short
     run_dir = Path(tempfile.mkdtemp(prefix="ns-", dir="/tmp"))
@@ -77,6 +79,10 @@ def platform(tmp_path_factory):
         yield p
     finally:
         platform_fixture.stop(p)
+        if request.session.testsfailed:
+            print(f"\nplatform logs kept in {run_dir}")
+        else:
+            shutil.rmtree(run_dir, ignore_errors=True)
 
 
 @pytest.fixture

@@ -55,6 +55,9 @@ def crd_validator(group: str, kind: str, version: str) -> jsonschema.protocols.V
     if not path.is_file():
         raise AssertionError(f"no CRD schema for {group}/{version} {kind}: expected {path}")
     schema = _strict(copy.deepcopy(json.loads(path.read_text())))
+    # every object has these at its root, whether or not the published schema lists them (most list only spec)
+    for key in ("apiVersion", "kind", "metadata"):
+        schema.setdefault("properties", {}).setdefault(key, {})
     cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft7Validator)
     return cls(schema, format_checker=None)
 

@@ -15,17 +15,32 @@ import httpx
 from model import load_model
 from model.schema import NetShopModel
 from netshop import local
-from tests.tcpproxy import FaultProxy
+from tcpproxy import FaultProxy
+
+
+_held: list = []  # lock files kept open for the whole session
 
 
 def free_offset() -> int:
-    """A port offset at which every platform port is free."""
+    """A port offset at which every platform port is free, reserved with a lock file so concurrent
+    test sessions (other checkouts, other developers) never pick the same one."""
+    import fcntl
+
     model = load_model()
     ports = [s.port for s in model.services] + [16686, 8999]
-    for k in range(os.getpid() % 80, os.getpid() % 80 + 80):
+    start = os.getpid() % 90
+    for k in range(start, start + 90):
         offset = 20000 + 300 * (k % 90)
+        lock = open(f"/tmp/netshop-test-offset-{offset}.lock", "w")
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            lock.close()
+            continue
         if all(_free(p + offset) for p in ports):
+            _held.append(lock)
             return offset
+        lock.close()
     raise RuntimeError("no free port offset for a test platform")
 
 

@@ -7,6 +7,7 @@ import shutil
 import subprocess
 
 import pytest
+from k8s_build import KUBECTL
 import yaml
 
 from conftest import build, with_new_service
@@ -74,11 +75,10 @@ def test_each_cloud_has_a_root_app_over_one_application_per_bundle_in_wave_order
                 assert any(p.startswith(path + "/") for p in produced), (name, path)
 
 
-@pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not installed")
 def test_enterprise_patches_replace_the_datastores_and_hand_edge_hpas_to_rollouts(netshop, tmp_path):
     (tmp_path / "core.yaml").write_text("".join("---\n" + yaml.safe_dump(o) for o in objects(netshop)))
     (tmp_path / "kustomization.yaml").write_text(yaml.safe_dump({"resources": ["core.yaml"], "patches": enterprise_patches(netshop)}))
-    out = subprocess.run(["kubectl", "kustomize", str(tmp_path)], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run([str(KUBECTL), "kustomize", str(tmp_path)], capture_output=True, text=True, check=True).stdout
     built = [d for d in yaml.safe_load_all(out) if d]
     names = {(d["kind"], d["metadata"]["name"]) for d in built}
     for ds in netshop.datastores:

@@ -12,6 +12,7 @@ import tomllib
 from pathlib import Path
 
 import pytest
+from k8s_build import KUBECTL
 import yaml
 
 from conftest import REPO, build, with_new_service
@@ -118,12 +119,15 @@ def test_cyclonedx_sbom_of_the_python_environment_lists_the_pinned_dependencies(
                    check=True, capture_output=True)
     sbom = json.loads(out.read_text())
     assert sbom["bomFormat"] == "CycloneDX"
-    versions = {c["name"].lower(): c["version"] for c in sbom["components"]}
+    def canonical(name: str) -> str:  # PEP 503: case, '-', '_' and '.' are the same
+        return re.sub(r"[-_.]+", "-", name).lower()
+
+    versions = {canonical(c["name"]): c["version"] for c in sbom["components"]}
     project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
     pins = [*project["dependencies"], *project["optional-dependencies"]["test"], *project["optional-dependencies"]["platform"]]
     for pin in pins:
         name, version = pin.split("==")
-        assert versions.get(name.lower()) == version, pin
+        assert versions.get(canonical(name)) == version, pin
     assert all(c.get("purl", "").startswith("pkg:pypi/") for c in sbom["components"] if c["name"] != project["name"])
 
 
@@ -177,7 +181,7 @@ def test_checkov_finds_nothing_unjustified_in_manifests_overlays_and_terraform(n
             shutil.copy(f, k8s_dir / f"{bundle.replace('/', '-')}-{f.name}")
     overlays = sorted((gen / "kustomize" / "overlays").glob("*/kustomization.yaml")) if (gen / "kustomize" / "overlays").is_dir() else []
     for kz in overlays:
-        built = subprocess.run(["kubectl", "kustomize", str(kz.parent)], capture_output=True, text=True, check=True).stdout
+        built = subprocess.run([str(KUBECTL), "kustomize", str(kz.parent)], capture_output=True, text=True, check=True).stdout
         (k8s_dir / f"overlay-{kz.parent.name}.yaml").write_text(built)
     failures = _checkov(k8s_dir, "kubernetes") + _checkov(gen / "terraform", "terraform")
     unjustified = [

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from playwright.sync_api import expect
 
-from tests.web_browser import browser, pages, web  # noqa: F401
+from web_browser import browser, pages, web  # noqa: F401
 
 
 def test_console_graph_renders_every_service_and_datastore_of_the_model(pages, platform):

@@ -7,7 +7,7 @@ import itertools
 from services.frontend.cluster import summarise_prometheus
 from services.web.console import hops, waterfall
 from services.web.graph import NODE_H, NODE_W, layout
-from tests.conftest import build, with_new_service
+from conftest import build, with_new_service
 
 
 def _crossings(g) -> int:

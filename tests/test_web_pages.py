@@ -6,8 +6,8 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from tests.web_browser import DESKTOP, PHONE, browser, pages, ready, web  # noqa: F401
-from tests.web_tour import A11Y_PROBLEMS, prepare, sign_in, views
+from web_browser import DESKTOP, PHONE, browser, pages, ready, web  # noqa: F401
+from web_tour import A11Y_PROBLEMS, prepare, sign_in, views
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,7 @@ import time
 
 from playwright.sync_api import expect
 
-from tests.web_browser import browser, pages, web  # noqa: F401
+from web_browser import browser, pages, web  # noqa: F401
 
 
 def test_jwt_sign_in_shows_the_tokens_claims_and_expiry(pages, platform):

@@ -7,7 +7,7 @@ import re
 from netshop import local
 from playwright.sync_api import expect
 
-from tests.web_browser import PASSWORD, basket_badge, browser, fresh_email, pages, price, register, tab_to, web  # noqa: F401
+from web_browser import PASSWORD, basket_badge, browser, fresh_email, pages, price, register, tab_to, web  # noqa: F401
 
 APPROVE, DECLINE = "4242 4242 4242 4242", "4000 0000 0000 0002"
 STEPS = ["User validated", "Basket priced", "Payment authorised", "Order stored", "Event published"]

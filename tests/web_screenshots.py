@@ -1,6 +1,6 @@
 """Screenshots of every view at desktop and phone widths, for the docs and the README:
 
-    python -m tests.web_screenshots [OUT_DIR]      (make screenshots; default docs/assets/screenshots)
+    .venv/bin/python tests/web_screenshots.py [OUT_DIR]      (make screenshots; default docs/assets/screenshots)
 
 Starts an isolated platform exactly as the tests do, fills it through the public API, and drives
 Debian's Chromium through each view (tests/web_tour.py)."""
@@ -11,13 +11,14 @@ import sys
 import tempfile
 from pathlib import Path
 
-from playwright.sync_api import sync_playwright
-
-from tests import platform_fixture
-from tests.web_browser import DESKTOP, PHONE, launch, ready
-from tests.web_tour import prepare, sign_in, views
-
 REPO = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(REPO), str(REPO / "tests")]  # as pytest's pythonpath has it
+
+from playwright.sync_api import sync_playwright  # noqa: E402
+
+import platform_fixture  # noqa: E402
+from web_browser import DESKTOP, PHONE, launch, ready  # noqa: E402
+from web_tour import prepare, sign_in, views  # noqa: E402
 
 
 def capture(platform, out: Path) -> list[Path]:

@@ -107,14 +107,17 @@ class Bus:
                     raise ValueError(f"payload lacks {sorted(missing)}")
             except (orjson.JSONDecodeError, ValueError) as exc:
                 log.error("poison message on %s (%s); dead-lettering it", sub.queue, exc)
-                metrics.events_consumed.labels(self.me, sub.queue, "poison").inc()
+                metrics.events_consumed.labels(self.me, sub.queue, "dead_lettered").inc()
                 await message.reject(requeue=False)
                 return
             try:
                 outcome = await handler(event, sub, payload, message)
             except Exception:
-                log.exception("handling %s from %s failed; it will be redelivered", event.name, sub.queue)
-                metrics.events_consumed.labels(self.me, sub.queue, "retry").inc()
+                deliveries = int((message.headers or {}).get("x-delivery-count", 0) or 0) + 1
+                final = deliveries >= sub.max_deliveries
+                log.exception("handling %s from %s failed (delivery %d of %d); %s", event.name, sub.queue, deliveries,
+                              sub.max_deliveries, "dead-lettering it" if final else "it will be redelivered")
+                metrics.events_consumed.labels(self.me, sub.queue, "dead_lettered" if final else "retried").inc()
                 await message.nack(requeue=True)
                 return
             await message.ack()

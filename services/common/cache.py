@@ -26,6 +26,6 @@ def connect(identity: Identity) -> redis.Redis:
     if sentinels:
         hosts = [(h.rsplit(":", 1)[0], int(h.rsplit(":", 1)[1])) for h in sentinels.split(",") if h.strip()]
         password = urlsplit(url).password
-        sentinel = Sentinel(hosts, sentinel_kwargs={"socket_timeout": 2}, password=password, **OPTIONS)
+        sentinel = Sentinel(hosts, sentinel_kwargs={"socket_timeout": 2}, password=password, client_name=identity.instance, **OPTIONS)
         return sentinel.master_for(os.environ.get(f"NETSHOP_{env}_SENTINEL_MASTER", ds.name))
-    return redis.from_url(url, max_connections=64, **OPTIONS)
+    return redis.from_url(url, max_connections=64, client_name=identity.instance, **OPTIONS)

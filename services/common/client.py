@@ -68,17 +68,22 @@ class PeerResponse:
         return orjson.loads(self.body) if self.body else None
 
     def expect(self, *statuses: int) -> Any:
-        """The JSON body if the status is expected; otherwise a Problem that explains the peer's answer."""
+        """The JSON body if the status is expected; otherwise a Problem that relays the peer's answer
+        (its title, detail and extra fields; a peer's 5xx becomes a 502)."""
         if self.status in statuses:
             return self.json()
-        detail = None
+        body: dict = {}
         try:
-            detail = (self.json() or {}).get("detail")
-        except (orjson.JSONDecodeError, AttributeError):
+            parsed = self.json()
+            body = parsed if isinstance(parsed, dict) else {}
+        except orjson.JSONDecodeError:
             pass
+        detail = body.get("detail")
+        extra = {k: v for k, v in body.items() if k not in ("type", "title", "status", "detail", "instance")}
+        extra["peer"] = self.peer
         if self.status >= 500:
-            raise Problem(502, f"{self.peer} failed with {self.status}" + (f": {detail}" if detail else "."), title="Bad gateway", peer=self.peer)
-        raise Problem(self.status, detail or f"{self.peer} answered {self.status}.", peer=self.peer)
+            raise Problem(502, f"{self.peer} failed with {self.status}" + (f": {detail}" if detail else "."), title="Bad gateway", **extra)
+        raise Problem(self.status, detail or f"{self.peer} answered {self.status}.", title=body.get("title"), **extra)
 
 
 class Peers:
@@ -167,7 +172,7 @@ class Peer:
         try:
             async for attempt in AsyncRetrying(
                 stop=stop_after_attempt(attempts),
-                wait=wait_exponential_jitter(initial=0.05, max=0.5),
+                wait=wait_exponential_jitter(multiplier=0.05, max=0.5),
                 retry=retry_if_exception_type(_Transient),
                 reraise=True,
             ):

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
 
-BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+from model import load_model
+
+# The model's buckets (a standard ladder plus every SLO threshold): the SLO rules and dashboards
+# generated from the same model query exactly these boundaries.
+BUCKETS = tuple(ms / 1000 for ms in load_model().latency_buckets_ms())
 
 http_requests = Counter(
     "http_server_requests", "HTTP requests served", ["service", "route", "method", "status", "zone"]
@@ -17,6 +21,7 @@ client_duration = Histogram(
     "http_client_request_duration_seconds", "Duration of calls to peers", ["service", "peer"], buckets=BUCKETS
 )
 queue_depth = Gauge("netshop_queue_depth", "Messages ready in a queue", ["queue"])
+# outcome: processed | duplicate | retried | dead_lettered (the SLO's failure outcome)
 events_consumed = Counter("netshop_events_consumed", "Events consumed", ["service", "queue", "outcome"])
 events_published = Counter("netshop_events_published", "Events published", ["service", "event"])
 outbox_pending = Gauge("netshop_outbox_pending", "Outbox rows not yet published", ["service"])

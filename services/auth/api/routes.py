@@ -21,7 +21,10 @@ router = APIRouter()
 # OWASP's minimum argon2id profile: 19 MiB, 2 iterations, 1 lane.
 hasher = PasswordHasher(time_cost=2, memory_cost=19456, parallelism=1)
 DUMMY_HASH = hasher.hash("timing-equaliser-for-unknown-accounts")
-MAX_FAILURES = 5
+# Failed sign-ins tolerated per window: few per account (guessing one password), more per client address
+# (many shoppers can share one address; credential stuffing across accounts still stops).
+MAX_FAILURES_PER_ACCOUNT = 5
+MAX_FAILURES_PER_CLIENT = 50
 FAILURE_WINDOW = 900
 
 
@@ -88,8 +91,8 @@ async def login(body: Credentials, request: Request) -> dict:
     redis = runtime.require_redis()
     keys = [runtime.identity.key("fail", "email", email), runtime.identity.key("fail", "client", _client(request))]
     counts = [int(c or 0) for c in await redis.mget(keys)]
-    if max(counts) >= MAX_FAILURES:
-        ttl = max(await redis.ttl(k) for k in keys)
+    if counts[0] >= MAX_FAILURES_PER_ACCOUNT or counts[1] >= MAX_FAILURES_PER_CLIENT:
+        ttl = max([await redis.ttl(k) for k in keys])
         raise Problem(429, "Too many failed sign-in attempts; wait before trying again.", title="Too many attempts",
                       retry_after=max(ttl, 1))
     async with runtime.require_db().acquire() as conn:
