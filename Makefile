@@ -6,7 +6,7 @@ NCA_VENV := .venv-nca
 CHECKOV_VENV := .venv-checkov
 STAMP := $(VENV)/.installed
 
-.PHONY: setup up down status test test-all test-fast generate check validate clean sbom bench-generate prometheus-local
+.PHONY: setup up down status test test-all test-fast generate check validate clean sbom bench-generate prometheus-local screenshots bench-web
 
 setup: $(STAMP) $(NCA_VENV)/.installed $(CHECKOV_VENV)/.installed  ## create .venv (idempotent)
 
@@ -57,6 +57,14 @@ test: setup  ## the whole suite, slow suites in their bounded form (what .ci/run
 test-all: setup  ## everything, including the unbounded slow suites
 	@scripts/ensure-datastores.sh
 	$(VENV)/bin/pytest -q
+
+screenshots: setup  ## every web view at desktop and phone widths -> docs/assets/screenshots/ (Debian's Chromium)
+	@scripts/ensure-datastores.sh
+	$(PY) tests/web_screenshots.py docs/assets/screenshots
+
+bench-web: setup  ## JS budget (< 150 KB gzipped) and home page interactive (< 1 s), measured in Chromium
+	@scripts/ensure-datastores.sh
+	$(PY) bench/web_pages.py
 
 bench-generate: setup  ## time generate on NetShop and on models 10x and 100x its size
 	$(PY) bench/generate_scaling.py

@@ -74,6 +74,8 @@ def window(name: str) -> dict[str, Any]:
     if len(ss) < 2:
         return {"rps": 0.0, "error_rate": 0.0, "p95_ms": None, "requests": 0}
     (t0, a), (t1, b) = ss[0], ss[-1]
+    if sum(b["requests"].values()) < sum(a["requests"].values()):  # the process restarted: counters began again
+        a = {"requests": {}, "buckets": {}}
     dt = max(t1 - t0, 1e-6)
     total = sum(b["requests"].values()) - sum(a["requests"].values())
     errors = sum(v for (route, st), v in b["requests"].items() if st.startswith("5")) - sum(

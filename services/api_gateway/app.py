@@ -137,6 +137,7 @@ def simplify(trace: dict) -> dict:
             "name": s.get("operationName"), "kind": tags.get("span.kind"), "start_us": s.get("startTime"),
             "duration_us": s.get("duration"), "status": tags.get("http.response.status_code") or tags.get("http.status_code"),
             "peer": tags.get("peer.service"),
+            "db_system": tags.get("db.system") or tags.get("db.system.name") or tags.get("messaging.system"),
         })
     spans.sort(key=lambda x: (x["start_us"] or 0, x["span_id"]))
     return {"trace_id": trace.get("traceID"), "services": sorted({s["service"] for s in spans if s["service"]}), "spans": spans}

@@ -1,11 +1,16 @@
-"""frontend (BFF) service."""
+"""frontend (BFF) service: aggregated storefront views, live platform state and the console's control deck."""
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
+import random
+import time
+import uuid
 from typing import Annotated, Any
 
-from fastapi import Path, Request
+from fastapi import Path, Query, Request
 from fastapi.responses import Response
 from opentelemetry import trace
 from pydantic import BaseModel, Field
@@ -23,6 +28,8 @@ FORWARD_REQUEST = ("content-type", "accept", "idempotency-key", "authorization")
 FORWARD_RESPONSE = ("content-type", "cache-control", "retry-after", "idempotent-replayed", "location",
                     "x-netshop-upstream", "x-netshop-upstream-zone", "allow")
 ProductId = Annotated[str, Path(pattern=r"^[a-z0-9-]{1,64}$")]
+OrderId = Annotated[str, Path(pattern=r"^[0-9a-f-]{36}$")]
+NO_RATING = {"average": None, "count": 0}
 
 
 @runtime.on_shutdown
@@ -31,10 +38,8 @@ async def _close(rt) -> None:
 
 
 def _auth(request: Request) -> dict[str, str]:
-    h = {}
-    if auth := request.headers.get("authorization"):
-        h["authorization"] = auth
-    return h
+    """The shopper's token and address travel with every call made on their behalf (the gateway rate-limits per client)."""
+    return {h: request.headers[h] for h in ("authorization", "x-forwarded-for") if h in request.headers}
 
 
 async def api(method: str, path: str, request: Request | None = None, **kw: Any) -> PeerResponse:
@@ -51,11 +56,12 @@ async def _json_or(resp: PeerResponse, default: Any) -> Any:
 async def home(request: Request, category: str | None = None, limit: int = 12) -> dict:
     params = {"limit": str(max(1, min(limit, 48)))} | ({"category": category} if category else {})
     products_r, categories_r, summary_r = await asyncio.gather(
-        api("GET", "/products", params=params), api("GET", "/products/categories"), api("GET", "/analytics/summary"),
+        api("GET", "/products", request, params=params), api("GET", "/products/categories", request),
+        api("GET", "/analytics/summary", request),
     )
     products = products_r.expect(200)
     ids = ",".join(p["id"] for p in products["items"])
-    calls = [api("GET", "/ratings", params={"ids": ids})] if ids else []
+    calls = [api("GET", "/ratings", request, params={"ids": ids})] if ids else []
     signed_in = "authorization" in request.headers
     if signed_in:
         calls.append(api("GET", "/cart", request))
@@ -63,7 +69,7 @@ async def home(request: Request, category: str | None = None, limit: int = 12) -
     ratings = (await _json_or(results[0], {"ratings": {}}))["ratings"] if ids else {}
     basket = await _json_or(results[-1], None) if signed_in else None
     return {
-        "products": [{**p, "rating": ratings.get(p["id"], {"average": None, "count": 0})} for p in products["items"]],
+        "products": [{**p, "rating": ratings.get(p["id"], NO_RATING)} for p in products["items"]],
         "total": products["total"],
         "categories": await _json_or(categories_r, []),
         "bestsellers": (await _json_or(summary_r, {})).get("top_products", []),
@@ -72,21 +78,52 @@ async def home(request: Request, category: str | None = None, limit: int = 12) -
 
 
 @runtime.app.get("/bff/products/{product_id}", summary="Product, reviews, rating, stock and recommendations in one call")
-async def product_page(product_id: ProductId) -> dict:
+async def product_page(product_id: ProductId, request: Request) -> dict:
     product_r, reviews_r, recs_r = await asyncio.gather(
-        api("GET", f"/products/{product_id}"), api("GET", f"/reviews/{product_id}"), api("GET", f"/recommendations/{product_id}"),
+        api("GET", f"/products/{product_id}", request), api("GET", f"/reviews/{product_id}", request),
+        api("GET", f"/recommendations/{product_id}", request),
     )
     product = product_r.expect(200)
     reviews = await _json_or(reviews_r, {"average": None, "count": 0, "reviews": []})
-    return {"product": product, "reviews": reviews, "recommendations": (await _json_or(recs_r, {"items": []}))["items"]}
+    recs = (await _json_or(recs_r, {"items": []}))["items"]
+    ratings = await _ratings([r["id"] for r in recs], request)
+    return {"product": product, "reviews": reviews,
+            "recommendations": [{**r, "rating": ratings.get(r["id"], NO_RATING)} for r in recs]}
+
+
+async def _ratings(ids: list[str], request: Request | None = None) -> dict[str, dict]:
+    if not ids:
+        return {}
+    return (await _json_or(await api("GET", "/ratings", request, params={"ids": ",".join(ids)}), {"ratings": {}}))["ratings"]
+
+
+@runtime.app.get("/bff/search", summary="Ranked search results with ratings, facets and categories in one call")
+async def search_page(request: Request, q: Annotated[str, Query(max_length=200)] = "",
+                      category: Annotated[str | None, Query(max_length=40)] = None,
+                      min_price: Annotated[int | None, Query(ge=0)] = None, max_price: Annotated[int | None, Query(ge=0)] = None,
+                      limit: Annotated[int, Query(ge=1, le=48)] = 24) -> dict:
+    params = {"q": q, "limit": str(limit)} | {k: str(v) for k, v in
+                                               (("category", category), ("min_price", min_price), ("max_price", max_price)) if v is not None}
+    found_r, categories_r = await asyncio.gather(api("GET", "/search", request, params=params),
+                                                 api("GET", "/products/categories", request))
+    found = found_r.expect(200)
+    ratings = await _ratings([p["id"] for p in found["items"]], request)
+    return {**found, "items": [{**p, "rating": ratings.get(p["id"], NO_RATING)} for p in found["items"]],
+            "categories": await _json_or(categories_r, [])}
 
 
 @runtime.app.get("/bff/orders/{order_id}", summary="Order with its saga steps and the workers' effects")
-async def order_page(order_id: Annotated[str, Path(pattern=r"^[0-9a-f-]{36}$")], request: Request) -> dict:
-    order = (await api("GET", f"/orders/{order_id}", request)).expect(200)
+async def order_page(order_id: OrderId, request: Request) -> dict:
+    return await order_with_effects(order_id, _auth(request))
+
+
+async def order_with_effects(order_id: str, headers: dict[str, str]) -> dict:
+    """An order, its saga steps, and whether each worker has applied its effect yet."""
+    order = (await api("GET", f"/orders/{order_id}", headers=dict(headers))).expect(200)
     stock_calls = [api("GET", f"/inventory/{line['product_id']}", params={"order_id": order_id}) for line in order["lines"]]
     inbox_r, summary_r, *stock_rs = await asyncio.gather(
-        api("GET", "/users/me/notifications", request), api("GET", "/analytics/summary", params={"order_id": order_id}), *stock_calls,
+        api("GET", "/users/me/notifications", headers=dict(headers)), api("GET", "/analytics/summary", params={"order_id": order_id}),
+        *stock_calls,
     )
     stock = [await _json_or(r, {}) for r in stock_rs]
     inbox = (await _json_or(inbox_r, {"items": []}))["items"]
@@ -144,6 +181,127 @@ async def send_trace(body: TraceRequest, request: Request) -> dict:
             if resp.headers.get("x-netshop-upstream") in servers:
                 break
     return {"trace_id": trace_id, "status": resp.status, "path": body.path, **({k: v for k, v in spans.items() if k != "trace_id"} if spans else {"spans": []})}
+
+
+# --------------------------------------------------------------------------- console control deck
+
+DEMO_EMAIL = "console-demo@example.com"
+TEST_CARD = "4242424242424242"  # payments' documented always-approve card
+
+
+def _demo_password() -> str:
+    """The console's demo shopper has a password derived from the platform's identity secret, not a constant."""
+    key = runtime.settings.identity_secret.get_secret_value().encode()
+    return hmac.new(key, DEMO_EMAIL.encode(), hashlib.sha256).hexdigest()
+
+
+async def _demo_token() -> str:
+    creds = {"email": DEMO_EMAIL, "password": _demo_password()}
+    login = await api("POST", "/auth/login", json=creds)
+    if login.status == 401:  # first use on this platform: create the demo shopper
+        reg = await api("POST", "/auth/register", json=creds | {"name": "Console Demo"})
+        if reg.status not in (201, 409):
+            reg.expect(201)
+        login = await api("POST", "/auth/login", json=creds)
+    return login.expect(200)["access_token"]
+
+
+class DemoOrder(BaseModel):
+    lines: int = Field(default=2, ge=1, le=5, description="How many different products the demo shopper buys")
+
+
+@runtime.app.post("/bff/console/order", status_code=201, summary="Place a real order as the console's demo shopper")
+async def demo_order(body: DemoOrder) -> dict:
+    headers = {"authorization": f"Bearer {await _demo_token()}"}
+    catalogue = (await api("GET", "/products", params={"limit": "48"})).expect(200)["items"]
+    if not catalogue:
+        raise Problem(409, "The catalogue is empty; nothing to order.", title="Empty catalogue")
+    (await api("DELETE", "/cart", headers=dict(headers))).expect(204)
+    for product in random.sample(catalogue, min(body.lines, len(catalogue))):
+        (await api("POST", "/cart/items", headers=dict(headers), json={"product_id": product["id"], "quantity": 1})).expect(201)
+    placed = (await api("POST", "/orders/checkout", headers=headers | {"Idempotency-Key": f"console-{uuid.uuid4()}"},
+                        json={"card_number": TEST_CARD})).expect(201)
+    return {"email": DEMO_EMAIL, **placed}
+
+
+@runtime.app.get("/bff/console/order/{order_id}", summary="The demo shopper's order with its saga steps and workers' effects")
+async def demo_order_progress(order_id: OrderId) -> dict:
+    return await order_with_effects(order_id, {"authorization": f"Bearer {await _demo_token()}"})
+
+
+class Burst(BaseModel):
+    count: int = Field(default=50, ge=1, le=200, description="Requests in this burst (bounded)")
+    concurrency: int = Field(default=8, ge=1, le=16, description="Requests in flight at once")
+    path: str = Field(default="/products?limit=8", pattern=r"^/[A-Za-z0-9/_?=&.,-]*$", max_length=200,
+                      description="A public API path (after /api) to GET")
+
+
+def _percentile(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+@runtime.app.post("/bff/console/burst", summary="Send a bounded burst of requests through the gateway and report how it went")
+async def burst(body: Burst) -> dict:
+    gate = asyncio.Semaphore(body.concurrency)
+    statuses: dict[str, int] = {}
+    zones: dict[str, int] = {}
+    latencies: list[float] = []
+    # the burst is its own client at the gateway: it cannot eat the shoppers' rate-limit budget
+    headers = {"X-Forwarded-For": f"console-burst-{runtime.identity.instance}"}
+
+    async def one() -> None:
+        async with gate:
+            start = time.perf_counter()
+            try:
+                resp = await api("GET", body.path, headers=dict(headers), retry=False)
+                key = str(resp.status)
+                zone = resp.headers.get("x-netshop-upstream-zone")
+            except Problem as exc:
+                key, zone = str(exc.status), None
+            latencies.append((time.perf_counter() - start) * 1000)
+            statuses[key] = statuses.get(key, 0) + 1
+            if zone:
+                zones[zone] = zones.get(zone, 0) + 1
+
+    started = time.perf_counter()
+    await asyncio.gather(*(one() for _ in range(body.count)))
+    elapsed = time.perf_counter() - started
+    ok = sum(n for s, n in statuses.items() if s.startswith("2"))
+    return {
+        "count": body.count, "ok": ok, "failed": body.count - ok, "statuses": dict(sorted(statuses.items())),
+        "upstream_zones": dict(sorted(zones.items())), "elapsed_ms": round(elapsed * 1000, 1),
+        "rps": round(body.count / elapsed, 1) if elapsed else None,
+        "p50_ms": _round(_percentile(latencies, 0.5)), "p95_ms": _round(_percentile(latencies, 0.95)),
+    }
+
+
+def _round(v: float | None) -> float | None:
+    return round(v, 1) if v is not None else None
+
+
+class ScaleTarget(BaseModel):
+    min: int = Field(ge=1, le=50, description="HPA minReplicas")
+    max: int = Field(ge=1, le=50, description="HPA maxReplicas")
+
+
+@runtime.app.put("/bff/scale/{service}", summary="Set a service's autoscaler bounds (in a cluster)")
+async def scale(service: Annotated[str, Path(pattern=r"^[a-z0-9-]{1,63}$")], body: ScaleTarget) -> dict:
+    if service not in runtime.identity.model.service_by_name:
+        raise Problem(404, f"No service {service!r} in the model.", title="Unknown service")
+    if body.min > body.max:
+        raise Problem(422, "min must not exceed max.", title="Validation failed", field="body.min")
+    if not hasattr(cluster, "scale"):
+        raise Problem(409, f"The {cluster.source} runs one process per service, so there is no autoscaler to drive; "
+                      "replicas per zone are shown read-only. Scaling patches the HPA in a cluster.",
+                      title="Scaling needs a cluster", source=cluster.source)
+    try:
+        result = await cluster.scale(service, body.min, body.max)
+    except Exception as exc:
+        raise Problem(503, f"The {cluster.source} refused the change: {exc}.", title="Scale failed", source=cluster.source) from None
+    return {"source": cluster.source, **result}
 
 
 @runtime.app.api_route("/api/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"],

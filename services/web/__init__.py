@@ -1,0 +1,1 @@
+"""web service: the server-rendered storefront, cluster console and platform view."""
