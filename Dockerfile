@@ -20,7 +20,8 @@ ARG APP_UID=10001
 ENV PATH=/opt/netshop/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
-    NETSHOP_RUNTIME=container
+    NETSHOP_RUNTIME=kubernetes \
+    NETSHOP_BIND=0.0.0.0
 RUN groupadd --system --gid "${APP_UID}" netshop \
  && useradd --system --uid "${APP_UID}" --gid netshop --no-create-home --shell /usr/sbin/nologin netshop
 COPY --from=build /opt/netshop /opt/netshop

@@ -118,7 +118,8 @@ class ServiceRuntime:
         while self.db is None:
             try:
                 with suppress_instrumentation():  # schema set-up is not traffic
-                    self.db = await db.connect(self.identity, self.migrations)
+                    self.db = await db.connect(self.identity, self.migrations, min_size=self.settings.db_pool_min,
+                                               max_size=self.settings.db_pool_max)
                 self._ready["postgres"] = True
             except Exception as exc:
                 log.warning("postgres not ready (%s); retrying in %.1fs", exc, delay)

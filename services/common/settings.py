@@ -42,6 +42,8 @@ class Settings(BaseSettings):
     rate_limit: int = Field(default=600, description="Requests per client per rate-limit window at the gateway.")
     rate_window_seconds: int = 10
     max_body_bytes: int = Field(default=1_048_576, description="Largest request body accepted.")
+    db_pool_min: int = Field(default=1, ge=0, description="Connections each replica keeps open to PostgreSQL.")
+    db_pool_max: int = Field(default=6, ge=1, description="Most connections one replica opens (PostgreSQL's max_connections is shared).")
     log_level: str = "INFO"
     cart_ttl_seconds: int = 7 * 24 * 3600
     outbox_poll_seconds: float = 0.25
