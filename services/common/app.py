@@ -24,6 +24,7 @@ import orjson
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+from tenacity import AsyncRetrying, RetryCallState, wait_exponential
 from opentelemetry.instrumentation.utils import suppress_instrumentation
 
 from . import context, logs, metrics, problems, telemetry
@@ -111,50 +112,39 @@ class ServiceRuntime:
             raise Problem(503, "Redis is not reachable yet; retry shortly.", title="Datastore unavailable")
         return self.redis
 
+    async def _until_ready(self, kind: str, connect: Callable[[], Awaitable[Any]]) -> None:
+        """Retry a datastore connection with capped exponential backoff until it works: an outage makes the
+        service unready, never kills it."""
+
+        def warn(state: RetryCallState) -> None:
+            log.warning("%s not ready (%s); retrying in %.1fs", kind, state.outcome.exception(), state.upcoming_sleep)
+
+        async for attempt in AsyncRetrying(wait=wait_exponential(multiplier=0.2, max=5), before_sleep=warn):
+            with attempt:
+                await connect()
+        self._ready[kind] = True
+
     async def _connect_postgres(self) -> None:
         from . import db
 
-        delay = 0.2
-        while self.db is None:
-            try:
-                with suppress_instrumentation():  # schema set-up is not traffic
-                    self.db = await db.connect(self.identity, self.migrations, min_size=self.settings.db_pool_min,
-                                               max_size=self.settings.db_pool_max)
-                self._ready["postgres"] = True
-            except Exception as exc:
-                log.warning("postgres not ready (%s); retrying in %.1fs", exc, delay)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 5)
+        async def connect() -> None:
+            with suppress_instrumentation():  # schema set-up is not traffic
+                self.db = await db.connect(self.identity, self.migrations, min_size=self.settings.db_pool_min,
+                                           max_size=self.settings.db_pool_max)
+
+        await self._until_ready("postgres", connect)
 
     async def _connect_redis(self) -> None:
         from . import cache
 
         self.redis = cache.connect(self.identity)
-        delay = 0.2
-        while True:
-            try:
-                await self.redis.ping()
-                self._ready["redis"] = True
-                return
-            except Exception as exc:
-                log.warning("redis not ready (%s); retrying in %.1fs", exc, delay)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 5)
+        await self._until_ready("redis", self.redis.ping)
 
     async def _connect_bus(self) -> None:
         from .bus import Bus
 
         self.bus = Bus(self.identity)
-        delay = 0.2
-        while True:
-            try:
-                await self.bus.connect()
-                self._ready["rabbitmq"] = True
-                return
-            except Exception as exc:
-                log.warning("rabbitmq not ready (%s); retrying in %.1fs", exc, delay)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 5)
+        await self._until_ready("rabbitmq", self.bus.connect)
 
     async def readiness(self) -> dict[str, str]:
         """Probe each datastore the model gives this service (untraced: probes are not traffic)."""
