@@ -13,7 +13,7 @@ setup: $(STAMP) $(NCA_VENV)/.installed $(CHECKOV_VENV)/.installed  ## create .ve
 $(STAMP): pyproject.toml
 	@scripts/ensure-system.sh
 	@test -x $(PY) || python3 -m venv $(VENV)
-	@$(VENV)/bin/pip install -q --disable-pip-version-check -e '.[test,platform,diagrams]' 2>&1 | grep -v "is ignored" || true
+	@$(VENV)/bin/pip install -q --disable-pip-version-check -e '.[test,platform,diagrams,report]' 2>&1 | grep -v "is ignored" || true
 	@$(PY) -c "import netshop, model, generators" && touch $(STAMP)
 
 # network-config-analyzer pins exact versions of its dependencies, so it lives in its own venv
