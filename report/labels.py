@@ -96,7 +96,7 @@ EN = Labels(
         "touches": "Workloads", "description": "What it achieves", "capability": "Capability",
         "artifacts": "Generated artefacts", "files": "Files", "module": "Module", "tests": "Tests",
         "proves": "What it proves", "suite": "Suite", "check": "Check", "value": "Value", "target": "Target",
-        "pass": "Pass",
+        "pass": "Pass", "file": "File under generated/", "kind_api": "Kind (API group)", "count": "Objects",
     },
     captions={
         "services": "The services by tier, with the data tier as one row",
@@ -120,6 +120,7 @@ EN = Labels(
         "yes": "yes", "no": "no", "all_pods": "all pods", "deny_all": "nothing (deny all)", "ingress": "ingress",
         "egress": "egress", "model_minimum": "model minimum", "routes_count": "{n} routes",
         "figure_missing": "missing", "page": "page",
+        "kinds_caption": "Objects the {family} family renders from the model",
     },
 )
 
@@ -157,7 +158,7 @@ FA = Labels(
         "touches": "بارهای کاری", "description": "دستاورد (از مدل)", "capability": "قابلیت",
         "artifacts": "مصنوعات تولیدشده", "files": "فایل‌ها", "module": "ماژول", "tests": "آزمون‌ها",
         "proves": "چه چیزی را اثبات می‌کند (متن ماژول)", "suite": "مجموعه", "check": "بررسی", "value": "مقدار",
-        "target": "هدف", "pass": "قبول",
+        "target": "هدف", "pass": "قبول", "file": "فایل زیر generated/", "kind_api": "نوع (گروه API)", "count": "اشیاء",
     },
     captions={
         "services": "سرویس‌ها به تفکیک لایه، با لایهٔ داده در یک سطر",
@@ -181,6 +182,7 @@ FA = Labels(
         "yes": "بله", "no": "خیر", "all_pods": "همهٔ پادها", "deny_all": "هیچ (منع همه)", "ingress": "ورودی",
         "egress": "خروجی", "model_minimum": "کمینهٔ مدل", "routes_count": "{n} مسیر",
         "figure_missing": "ناموجود", "page": "صفحه",
+        "kinds_caption": "اشیائی که خانوادهٔ {family} از مدل تولید می‌کند",
     },
 )
 

@@ -265,11 +265,36 @@ def results(L) -> Table | None:
     return t
 
 
+BUNDLE_FAMILIES = ("service-mesh", "observability", "data-ha", "gitops", "security")
+
+
+def bundle_kinds(model: NetShopModel, family: str, L) -> Table:
+    """The objects a capability family renders for this model, counted by file and kind."""
+    import yaml
+
+    from netshop.pipeline import render
+
+    counts: dict[tuple[str, str], int] = {}
+    for path, content in sorted(render(model, only=[family]).items()):
+        if not path.endswith((".yaml", ".yml")):
+            continue
+        for doc in yaml.safe_load_all(content):
+            if isinstance(doc, dict) and "kind" in doc and "apiVersion" in doc:
+                key = (path, f"{doc['kind']} ({doc['apiVersion'].split('/')[0]})")
+                counts[key] = counts.get(key, 0) + 1
+    t = Table(f"kinds-{family}", L.kinds_caption.format(family=family), [L.h_file, L.h_kind_api, L.h_count],
+              widths=["45%", "43%", "12%"])
+    for (path, kind), n in sorted(counts.items()):
+        t.rows.append([code(path), code(kind), num(n)])
+    return t
+
+
 def all_tables(model: NetShopModel, L) -> dict[str, Table]:
     """Every table of the report, by key."""
     out = [services(model, L), datastores(model, L), routes(model, L), sync_edges(model, L), data_edges(model, L),
            events(model, L), queues(model, L), network_policies(model, L), autoscaling(model, L), resources(model, L),
            zones(model, L), clouds(model, L), flows(model, L), capabilities(model, L), test_modules(L)]
+    out += [bundle_kinds(model, f, L) for f in BUNDLE_FAMILIES]
     res = results(L)
     if res is not None:
         out.append(res)
