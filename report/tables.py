@@ -268,23 +268,37 @@ def results(L) -> Table | None:
 BUNDLE_FAMILIES = ("service-mesh", "observability", "data-ha", "gitops", "security")
 
 
-def bundle_kinds(model: NetShopModel, family: str, L) -> Table:
-    """The objects a capability family renders for this model, counted by file and kind."""
+# (id(model), family) -> (model, counts): both editions of one build share the family's render
+_KIND_COUNTS: dict[tuple[int, str], tuple[NetShopModel, dict[tuple[str, str], int]]] = {}
+
+
+def kind_counts(model: NetShopModel, family: str) -> dict[tuple[str, str], int]:
+    """(file, kind) -> number of objects the family renders for this model (top-level YAML documents)."""
     import yaml
 
     from netshop.pipeline import render
 
+    hit = _KIND_COUNTS.get((id(model), family))
+    if hit is not None and hit[0] is model:
+        return hit[1]
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     counts: dict[tuple[str, str], int] = {}
     for path, content in sorted(render(model, only=[family]).items()):
         if not path.endswith((".yaml", ".yml")):
             continue
-        for doc in yaml.safe_load_all(content):
+        for doc in yaml.load_all(content, Loader=loader):
             if isinstance(doc, dict) and "kind" in doc and "apiVersion" in doc:
                 key = (path, f"{doc['kind']} ({doc['apiVersion'].split('/')[0]})")
                 counts[key] = counts.get(key, 0) + 1
+    _KIND_COUNTS[(id(model), family)] = (model, counts)
+    return counts
+
+
+def bundle_kinds(model: NetShopModel, family: str, L) -> Table:
+    """The objects a capability family renders for this model, counted by file and kind."""
     t = Table(f"kinds-{family}", L.kinds_caption.format(family=family), [L.h_file, L.h_kind_api, L.h_count],
               widths=["45%", "43%", "12%"])
-    for (path, kind), n in sorted(counts.items()):
+    for (path, kind), n in sorted(kind_counts(model, family).items()):
         t.rows.append([code(path), code(kind), num(n)])
     return t
 

@@ -177,13 +177,17 @@ def render_html(model: NetShopModel, lang: str, diagrams: Path = DIAGRAMS, chapt
     return Chapters(model, EDITIONS[lang], diagrams, chapters).render()
 
 
+# Decoded figures, shared by the editions of one process (WeasyPrint re-encodes every PNG it embeds).
+IMAGE_CACHE: dict = {}
+
+
 def write_pdf(html_text: str, target: Path) -> int:
     """Typeset HTML to a PDF at `target`; returns the page count. No timestamps, no random identifier."""
     from weasyprint import HTML
 
     target.parent.mkdir(parents=True, exist_ok=True)
-    doc = HTML(string=html_text, base_url=str(HERE)).render()
-    doc.write_pdf(target, pdf_identifier=b"netshop-report", uncompressed_pdf=False)
+    doc = HTML(string=html_text, base_url=str(HERE)).render(cache=IMAGE_CACHE)
+    doc.write_pdf(target, pdf_identifier=b"netshop-report", cache=IMAGE_CACHE)
     return len(doc.pages)
 
 
