@@ -77,3 +77,7 @@ prometheus-local:  ## local Prometheus on 127.0.0.1:9090 scraping every service 
 	@mkdir -p .netshop/prometheus
 	prometheus --config.file=generated/observability/local/prometheus.yml --storage.tsdb.path=.netshop/prometheus \
 	  --web.listen-address=127.0.0.1:9090 --log.level=warn
+
+.PHONY: report
+report: setup  ## the companion report, English and Persian -> report/build/netshop-report.pdf, netshop-report-fa.pdf
+	$(PY) -m report

@@ -58,7 +58,7 @@ def _ids(names: list[str]) -> Cell:
 def services(model: NetShopModel, L) -> Table:
     """Every service, then the data tier as one row (the seed's sixteenth row)."""
     t = Table("services", L.t_services, [L.h_service, L.h_tier, L.h_port, L.h_replicas, L.h_datastores, L.h_role],
-              widths=["15%", "10%", "8%", "10%", "20%", "37%"])
+              widths=["18%", "10%", "8%", "9%", "19%", "36%"])
     for s in model.services:
         t.rows.append([code(s.name), text(L.tier(s.tier)), code(s.port), num(f"{s.scaling.min}–{s.scaling.max}"),
                        _ids([d.name for d in model.datastores_of(s.name)]), text(s.role)])

@@ -27,6 +27,8 @@ DIAGRAMS = REPO / "generated" / "diagrams"
 BUILD = HERE / "build"
 OUTPUT = {"en": "netshop-report.pdf", "fa": "netshop-report-fa.pdf"}
 # Fixed metadata: the PDF carries these instead of the build time, so builds are byte-identical.
+# PNG: WeasyPrint draws the SVGs' many text nodes far slower than it embeds the (already rendered) PNGs
+FIGURE_FORMAT = "png"
 FIXED_DATE = "2026-01-01T00:00:00Z"
 
 
@@ -79,7 +81,7 @@ class Chapters:
         self.tables = tables_mod.all_tables(model, labels)
         self.views = {v.key: v for v in views(model)}
         self.counts = counts(model)
-        self.placed_figures: list[str] = []
+        self.placed_figures: list[tuple[str, str]] = []
         self.placed_tables: list[str] = []
         self.env = _env()
 
@@ -92,12 +94,13 @@ class Chapters:
         view = self.views.get(key)
         if view is None:
             raise ReportError(f"figure {key!r} is not a view of the model; views: {', '.join(sorted(self.views))}")
-        path = self.diagrams / f"{key}.png"
+        path = self.diagrams / f"{key}.{FIGURE_FORMAT}"
         if not path.exists():
             raise ReportError(f"figure {key!r}: {path} is missing; run `netshop generate` (or `make generate`) first")
-        self.placed_figures.append(key)
         title = caption if caption is not None else f"{view.title}. {view.caption}"
         title = re.sub(r"`([^`]+)`", r"\1", title)
+        # the list of figures shows the caption's first clause (the view's title in English)
+        self.placed_figures.append((key, view.title if caption is None else re.split(r":|؛|\.\s|\.$", caption)[0]))
         return Markup(
             f'<figure id="fig-{key}"><img src="{path.as_uri()}" style="max-width:{width}" alt="{html.escape(key)}">'
             f'<figcaption><span class="fig-title">{html.escape(title)}</span></figcaption></figure>'
@@ -106,7 +109,9 @@ class Chapters:
     def table(self, key: str, compact: bool = False) -> Markup:
         t = self.tables.get(key)
         if t is None:
-            return Markup("")
+            if key == "results":  # present only once a proving suite has recorded a run
+                return Markup("")
+            raise ReportError(f"table {key!r} is not one of the report's tables: {', '.join(sorted(self.tables))}")
         self.placed_tables.append(key)
         cols = "".join(f'<col style="width:{w}">' for w in t.widths) if t.widths else ""
         head = "".join(f"<th>{html.escape(h)}</th>" for h in t.headers)
@@ -119,7 +124,7 @@ class Chapters:
                 elif c.number:
                     cells.append(f'<td class="num">{html.escape(self.n(c.text))}</td>')
                 else:
-                    cells.append(f"<td>{html.escape(c.text)}</td>")
+                    cells.append(f'<td dir="auto">{html.escape(c.text)}</td>')
             rows.append("<tr>" + "".join(cells) + "</tr>")
         cls = "model-table compact" if compact or len(t.headers) > 5 else "model-table"
         return Markup(
@@ -162,7 +167,7 @@ class Chapters:
         for key in self.chapters:
             body, sections = self.render_chapter(key)
             chapters.append({"key": key, "title": self.L.chapter_titles[key], "body": Markup(body), "sections": sections})
-        figures = [(k, self.views[k].title) for k in self.placed_figures]
+        figures = list(self.placed_figures)
         tables = [(k, self.tables[k].caption) for k in self.placed_tables]
         return self.env.get_template("report.html").render(
             L=self.L, m=self.model, n=self.n, chapters=chapters, figures=figures, tables=tables,
@@ -179,6 +184,14 @@ def render_html(model: NetShopModel, lang: str, diagrams: Path = DIAGRAMS, chapt
 
 # Decoded figures, shared by the editions of one process (WeasyPrint re-encodes every PNG it embeds).
 IMAGE_CACHE: dict = {}
+
+
+def render_tables_html(model: NetShopModel, lang: str, keys: list[str]) -> str:
+    """Only the chosen model tables, in the report's frame and style (what a model change must reach)."""
+    r = Chapters(model, EDITIONS[lang], chapters=[])
+    body = Markup("".join(r.table(k) for k in keys))
+    return r.env.get_template("tables.html").render(
+        L=r.L, body=body, css=(HERE / "templates" / "report.css").as_uri(), date=FIXED_DATE)
 
 
 def write_pdf(html_text: str, target: Path) -> int:
