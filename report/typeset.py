@@ -6,6 +6,7 @@ no dates or random ids in the file, fixed metadata, so two builds give identical
 
 from __future__ import annotations
 
+import hashlib
 import html
 import re
 from dataclasses import dataclass
@@ -27,8 +28,13 @@ DIAGRAMS = REPO / "generated" / "diagrams"
 BUILD = HERE / "build"
 OUTPUT = {"en": "netshop-report.pdf", "fa": "netshop-report-fa.pdf"}
 # Fixed metadata: the PDF carries these instead of the build time, so builds are byte-identical.
-# PNG: WeasyPrint draws the SVGs' many text nodes far slower than it embeds the (already rendered) PNGs
+# The generated PNGs are the figures' source (WeasyPrint draws the SVGs' many text nodes far slower).
 FIGURE_FORMAT = "png"
+# WeasyPrint re-encodes every PNG it embeds (twice for RGBA) but embeds a JPEG as it is, so each figure
+# is flattened onto white and stored once as a high-quality JPEG, named by the PNG's hash.
+FIGURE_CACHE = BUILD / "figures"
+JPEG_QUALITY = 90
+FIGURE_MAX_PIXELS = 2400  # longer side; a full-page figure still prints at over 300 dpi
 FIXED_DATE = "2026-01-01T00:00:00Z"
 
 
@@ -52,6 +58,25 @@ def _env() -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
+
+
+def print_image(png: Path) -> Path:
+    """The figure as a JPEG on white, converted once per PNG content (deterministic: same PNG, same bytes)."""
+    from PIL import Image
+
+    data = png.read_bytes()
+    target = FIGURE_CACHE / f"{png.stem}-{hashlib.sha256(data).hexdigest()[:16]}.jpg"
+    if not target.exists():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with Image.open(png) as im:
+            rgba = im.convert("RGBA")
+            flat = Image.new("RGB", rgba.size, "white")
+            flat.paste(rgba, mask=rgba.getchannel("A"))
+        flat.thumbnail((FIGURE_MAX_PIXELS, FIGURE_MAX_PIXELS), Image.Resampling.LANCZOS)
+        tmp = target.with_suffix(".tmp")
+        flat.save(tmp, format="JPEG", quality=JPEG_QUALITY, subsampling=0)
+        tmp.replace(target)
+    return target
 
 
 def counts(model: NetShopModel) -> dict[str, int]:
@@ -97,6 +122,7 @@ class Chapters:
         path = self.diagrams / f"{key}.{FIGURE_FORMAT}"
         if not path.exists():
             raise ReportError(f"figure {key!r}: {path} is missing; run `netshop generate` (or `make generate`) first")
+        path = print_image(path)
         title = caption if caption is not None else f"{view.title}. {view.caption}"
         title = re.sub(r"`([^`]+)`", r"\1", title)
         # the list of figures shows the caption's first clause (the view's title in English)
