@@ -7,6 +7,7 @@ no dates or random ids in the file, fixed metadata, so two builds give identical
 from __future__ import annotations
 
 import hashlib
+import os
 import html
 import re
 from dataclasses import dataclass
@@ -73,7 +74,7 @@ def print_image(png: Path) -> Path:
             flat = Image.new("RGB", rgba.size, "white")
             flat.paste(rgba, mask=rgba.getchannel("A"))
         flat.thumbnail((FIGURE_MAX_PIXELS, FIGURE_MAX_PIXELS), Image.Resampling.LANCZOS)
-        tmp = target.with_suffix(".tmp")
+        tmp = target.with_suffix(f".{os.getpid()}.tmp")
         flat.save(tmp, format="JPEG", quality=JPEG_QUALITY, subsampling=0)
         tmp.replace(target)
     return target
