@@ -136,3 +136,15 @@ def test_an_added_service_appears_in_every_report_table_it_belongs_to(model_data
     # and the real model's tables do not have it
     real = render_tables_html(netshop, "en", keys)
     assert "wishlist" not in real
+
+
+def test_a_missing_figure_or_edition_is_a_clear_error(netshop, tmp_path):
+    from report.labels import EN
+    from report.typeset import Chapters, ReportError
+
+    with pytest.raises(ReportError, match=r"platform\.png is missing; run `netshop generate`"):
+        Chapters(netshop, EN, diagrams=tmp_path, chapters=[]).figure("platform")
+    with pytest.raises(ReportError, match="not a view of the model"):
+        Chapters(netshop, EN, chapters=[]).figure("no-such-view")
+    with pytest.raises(ReportError, match="unknown edition 'de'; choose from en, fa"):
+        render_html(netshop, "de")
