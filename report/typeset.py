@@ -35,6 +35,9 @@ FIGURE_FORMAT = "png"
 # is flattened onto white and stored once as a high-quality JPEG, named by the PNG's hash.
 FIGURE_CACHE = BUILD / "figures"
 JPEG_QUALITY = 90
+# WeasyPrint names an image after its URL, so figures get a URL that does not depend on where the
+# repository lives (a file:// URL would make two checkouts build different bytes).
+FIGURE_SCHEME = "netshop-figure"
 FIGURE_MAX_PIXELS = 2400  # longer side; a full-page figure still prints at over 300 dpi
 FIXED_DATE = "2026-01-01T00:00:00Z"
 
@@ -129,7 +132,7 @@ class Chapters:
         # the list of figures shows the caption's first clause (the view's title in English)
         self.placed_figures.append((key, view.title if caption is None else re.split(r":|؛|\.\s|\.$", caption)[0]))
         return Markup(
-            f'<figure id="fig-{key}"><img src="{path.as_uri()}" style="max-width:{width}" alt="{html.escape(key)}">'
+            f'<figure id="fig-{key}"><img src="{FIGURE_SCHEME}:{path.name}" style="max-width:{width}" alt="{html.escape(key)}">'
             f'<figcaption><span class="fig-title">{html.escape(title)}</span></figcaption></figure>'
         )
 
@@ -221,12 +224,26 @@ def render_tables_html(model: NetShopModel, lang: str, keys: list[str]) -> str:
         L=r.L, body=body, css=(HERE / "templates" / "report.css").as_uri(), date=FIXED_DATE)
 
 
+def _fetcher():
+    """WeasyPrint's URL fetcher, plus `netshop-figure:<file>` for the converted figures."""
+    from weasyprint.urls import URLFetcher, URLFetcherResponse
+
+    class FigureFetcher(URLFetcher):
+        def fetch(self, url, headers=None):
+            if url.startswith(f"{FIGURE_SCHEME}:"):
+                path = FIGURE_CACHE / Path(url.removeprefix(f"{FIGURE_SCHEME}:")).name
+                return URLFetcherResponse(url, path.read_bytes(), {"Content-Type": "image/jpeg"})
+            return super().fetch(url, headers)
+
+    return FigureFetcher(fail_on_errors=True)
+
+
 def write_pdf(html_text: str, target: Path) -> int:
     """Typeset HTML to a PDF at `target`; returns the page count. No timestamps, no random identifier."""
     from weasyprint import HTML
 
     target.parent.mkdir(parents=True, exist_ok=True)
-    doc = HTML(string=html_text, base_url=str(HERE)).render(cache=IMAGE_CACHE)
+    doc = HTML(string=html_text, base_url=str(HERE), url_fetcher=_fetcher()).render(cache=IMAGE_CACHE)
     doc.write_pdf(target, pdf_identifier=b"netshop-report", cache=IMAGE_CACHE)
     return len(doc.pages)
 
