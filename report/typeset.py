@@ -201,7 +201,7 @@ class Chapters:
         tables = [(k, self.tables[k].caption) for k in self.placed_tables]
         return self.env.get_template("report.html").render(
             L=self.L, m=self.model, n=self.n, chapters=chapters, figures=figures, tables=tables,
-            css=(HERE / "templates" / "report.css").as_uri(), date=FIXED_DATE,
+            css=Markup((HERE / "templates" / "report.css").read_text()), date=FIXED_DATE,
         )
 
 
@@ -221,7 +221,7 @@ def render_tables_html(model: NetShopModel, lang: str, keys: list[str]) -> str:
     r = Chapters(model, EDITIONS[lang], chapters=[])
     body = Markup("".join(r.table(k) for k in keys))
     return r.env.get_template("tables.html").render(
-        L=r.L, body=body, css=(HERE / "templates" / "report.css").as_uri(), date=FIXED_DATE)
+        L=r.L, body=body, css=Markup((HERE / "templates" / "report.css").read_text()), date=FIXED_DATE)
 
 
 def _fetcher():

@@ -121,6 +121,13 @@ def test_building_twice_gives_identical_bytes(editions, netshop, tmp_path, lang)
     assert b"/CreationDate (D:20260101" in second.read_bytes() or b"CreationDate" not in second.read_bytes()
 
 
+def test_the_html_does_not_depend_on_where_the_checkout_lives(netshop):
+    from report.typeset import REPO
+
+    for lang in EDITIONS:
+        assert str(REPO) not in render_html(netshop, lang), "an absolute path would change the PDF's bytes per checkout"
+
+
 def test_an_added_service_appears_in_every_report_table_it_belongs_to(model_data, netshop, tmp_path):
     model = build_model(with_new_service(model_data))
     keys = ["services", "sync-edges", "data-edges", "network-policies", "autoscaling", "resources"]
