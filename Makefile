@@ -13,7 +13,7 @@ setup: $(STAMP) $(NCA_VENV)/.installed $(CHECKOV_VENV)/.installed  ## create .ve
 $(STAMP): pyproject.toml
 	@scripts/ensure-system.sh
 	@test -x $(PY) || python3 -m venv $(VENV)
-	@$(VENV)/bin/pip install -q --disable-pip-version-check -e '.[test,platform,diagrams]' 2>&1 | grep -v "is ignored" || true
+	@$(VENV)/bin/pip install -q --disable-pip-version-check -e '.[test,platform,diagrams,report]' 2>&1 | grep -v "is ignored" || true
 	@$(PY) -c "import netshop, model, generators" && touch $(STAMP)
 
 # network-config-analyzer pins exact versions of its dependencies, so it lives in its own venv
@@ -77,3 +77,7 @@ prometheus-local:  ## local Prometheus on 127.0.0.1:9090 scraping every service 
 	@mkdir -p .netshop/prometheus
 	prometheus --config.file=generated/observability/local/prometheus.yml --storage.tsdb.path=.netshop/prometheus \
 	  --web.listen-address=127.0.0.1:9090 --log.level=warn
+
+.PHONY: report
+report: setup  ## the companion report, English and Persian -> report/build/netshop-report.pdf, netshop-report-fa.pdf
+	$(PY) -m report

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install the Debian packages NetShop needs, only those missing. Idempotent.
 set -euo pipefail
-PKGS=(graphviz libgraphviz-dev pkg-config fonts-noto-core chromium prometheus)
+PKGS=(graphviz libgraphviz-dev pkg-config fonts-noto-core chromium prometheus libpango-1.0-0 libpangoft2-1.0-0)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
