@@ -226,7 +226,7 @@ def service_page(model: NetShopModel, svc: Service, all_views: list[View], objs:
             for a in svc.kube_access) or "none (no API token is mounted)"],
         ["Code", code(f"services/{svc.name.replace('-', '_')}/") if implemented else "not implemented yet"],
     ]
-    body = [table(["", ""], facts)]
+    body = [table(["Fact", "Value"], facts)]
     ctx = next((v for v in all_views if v.kind == "context" and v.subject == svc.name), None)
     if ctx:
         body.append(figure(ctx, "../"))
@@ -314,7 +314,7 @@ def datastore_page(model: NetShopModel, ds: Datastore, all_views: list[View], ob
         ["Resources", f"requests {r.cpu_request} CPU / {r.memory_request}, limits {r.cpu_limit} CPU / {r.memory_limit}"],
         ["Storage class per cloud", ", ".join(f"{c.name}: {code(c.storage_class)}" for c in model.clouds)],
     ]
-    body = [table(["", ""], facts)]
+    body = [table(["Fact", "Value"], facts)]
     ctx = next((v for v in all_views if v.kind == "context" and v.subject == ds.name), None)
     if ctx:
         body.append(figure(ctx, "../"))
@@ -362,13 +362,13 @@ def events_page(model: NetShopModel, all_views: list[View]) -> str:
     body.append("## Exchanges\n")
     for x in model.exchanges:
         body.append(f"### {x.name} {{ #{anchor('exchange-' + x.name)} }}\n\n"
-                    + table(["", ""], [["Type", x.type], ["Broker", ln.workload(x.broker)],
+                    + table(["Fact", "Value"], [["Type", x.type], ["Broker", ln.workload(x.broker)],
                                        ["Dead-letter exchange", code(x.dead_letter_exchange)],
                                        ["Events", ", ".join(ln.event(e.name) for e in model.events if e.exchange == x.name) or "none"]]))
     body.append("## Events\n")
     for e in model.events:
         body.append(f"### {e.name} {{ #{anchor('event-' + e.name)} }}\n\n{e.description}\n")
-        body.append(table(["", ""], [["Exchange", f"[{e.exchange}](#{anchor('exchange-' + e.exchange)})"],
+        body.append(table(["Fact", "Value"], [["Exchange", f"[{e.exchange}](#{anchor('exchange-' + e.exchange)})"],
                                      ["Routing key", code(e.routing_key)], ["Producer", ln.workload(e.producer)]]))
         body.append("**Payload** (JSON):\n\n" + table(["Field", "Type", "Meaning"],
                                                       [[code(p.name), p.type, p.description] for p in e.payload]))
@@ -532,7 +532,10 @@ def nav(model: NetShopModel) -> list:
 
 def implemented(name: str) -> bool:
     """Whether `services/<name>/app.py` exists (a service declared in the model may not have code yet)."""
-    return importlib.util.find_spec(f"services.{name.replace('-', '_')}.app") is not None
+    try:
+        return importlib.util.find_spec(f"services.{name.replace('-', '_')}.app") is not None
+    except ModuleNotFoundError:  # not even the package services/<name>/
+        return False
 
 
 def generate(model: NetShopModel) -> Iterator[Artifact]:
