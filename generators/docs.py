@@ -79,7 +79,7 @@ def anchor(text: str) -> str:
 def figure(view: View, prefix: str) -> str:
     """The view's SVG with its caption, linked to its place in the gallery."""
     return (f"[![{cell(one_line(view.title))}]({prefix}diagrams/{view.key}.svg){{ loading=lazy }}]"
-            f"({prefix}diagrams/index.md#{view.key})\n\n*{one_line(view.caption)}*\n")
+            f"({prefix}diagrams.md#{view.key})\n\n*{one_line(view.caption)}*\n")
 
 
 # --------------------------------------------------------------------------- links between pages
@@ -105,7 +105,7 @@ class Links:
         return f"[{title or name}]({self.prefix}flows/{name}.md)"
 
     def view(self, view: View) -> str:
-        return f"[{one_line(view.title)}]({self.prefix}diagrams/index.md#{view.key})"
+        return f"[{one_line(view.title)}]({self.prefix}diagrams.md#{view.key})"
 
 
 def route_refs(model: NetShopModel, edge) -> str:
@@ -424,7 +424,7 @@ def flows_index(model: NetShopModel) -> str:
 
 
 def gallery(model: NetShopModel, all_views: list[View]) -> str:
-    ln = Links(model, "../")
+    ln = Links(model, "")
     body = [f"All {len(all_views)} diagram views, each drawn from the model by the `diagrams` family. The key of a "
             "view names its files in `generated/diagrams/`: the DOT source (compared by the drift gate), the "
             "SVG shown here and the PNG used by the README and the report. Click a picture to open it full size.\n"]
@@ -442,9 +442,9 @@ def gallery(model: NetShopModel, all_views: list[View]) -> str:
                 about = f" Flow: {ln.flow(v.subject, next(f.title for f in model.flows if f.name == v.subject))}."
             elif v.subject in model.event_by_name:
                 about = f" Event: {ln.event(v.subject)}."
-            source = f" · [DOT source]({v.key}.dot)" if v.dot else ""
+            source = f" · [DOT source](diagrams/{v.key}.dot)" if v.dot else ""
             body.append(f"### {one_line(v.title)} {{ #{v.key} }}\n\n"
-                        f"[![{cell(one_line(v.title))}]({v.key}.svg){{ loading=lazy }}]({v.key}.svg)\n\n"
+                        f"[![{cell(one_line(v.title))}](diagrams/{v.key}.svg){{ loading=lazy }}](diagrams/{v.key}.svg)\n\n"
                         f"{one_line(v.caption)}{about}\n\nKey {code(v.key)}{source}\n")
     return page("Diagram gallery", "\n".join(body))
 
@@ -525,7 +525,7 @@ def nav(model: NetShopModel) -> list:
                       {"Datastores": [{d.name: f"datastores/{d.name}.md"} for d in model.datastores]}]},
         {"Event catalogue": "events.md"},
         {"Flows": ["flows/index.md", *({f.title: f"flows/{f.name}.md"} for f in model.flows)]},
-        {"Diagram gallery": "diagrams/index.md"},
+        {"Diagram gallery": "diagrams.md"},
         {"Model reference": "model-reference.md"},
     ]}]
 
@@ -551,5 +551,5 @@ def generate(model: NetShopModel) -> Iterator[Artifact]:
     yield Artifact(f"{ROOT}flows/index.md", flows_index(model))
     for flow in model.flows:
         yield Artifact(f"{ROOT}flows/{flow.name}.md", flow_page(model, flow, all_views))
-    yield Artifact(f"{ROOT}diagrams/index.md", gallery(model, all_views))
+    yield Artifact(f"{ROOT}diagrams.md", gallery(model, all_views))
     yield Artifact(f"{ROOT}model-reference.md", model_reference())

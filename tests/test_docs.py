@@ -124,11 +124,11 @@ def test_every_service_datastore_flow_and_event_has_its_page(site, netshop):
             assert sub.queue in events and sub.dead_letter_queue in events
         for field in event.payload:
             assert f"<code>{field.name}</code>" in events
-    gallery = (site / "diagrams" / "index.html").read_text(encoding="utf-8")
+    gallery = (site / "diagrams.html").read_text(encoding="utf-8")
     views = yaml.safe_load((REPO / "generated" / "diagrams" / "views.json").read_text())["views"]
     assert len(views) >= 40
     for v in views:
-        assert f'id="{v["key"]}"' in gallery and f'src="{v["key"]}.svg"' in gallery, v["key"]
+        assert f'id="{v["key"]}"' in gallery and f'src="diagrams/{v["key"]}.svg"' in gallery, v["key"]
     reference = (site / "model-reference.html").read_text(encoding="utf-8")
     for text in ("Replicas at rest and the autoscaler's floor", "type-service", "type-subscription"):
         assert text in reference
@@ -214,7 +214,7 @@ def test_an_added_service_gets_its_page_and_joins_the_gallery_catalogue_and_neig
     nav = yaml.safe_load(files["docs/nav.yml"])
     assert "services/wishlist.md" in yaml.safe_dump(nav)
     assert "[wishlist](../services/wishlist.md)" in files["docs/services/index.md"].decode()
-    assert "{ #context-wishlist }" in files["docs/diagrams/index.md"].decode()
+    assert "{ #context-wishlist }" in files["docs/diagrams.md"].decode()
     events = files["docs/events.md"].decode()
     assert "`wishlist.order-created`" in events and "`wishlist.order-created.dlq`" in events
     assert "[wishlist](../services/wishlist.md)" in files["docs/services/api-gateway.md"].decode()
