@@ -144,11 +144,11 @@ def peer_text(links: Links, peer: dict) -> str:
     return " ".join(parts) or "any pod"
 
 
-def policy_rows(model: NetShopModel, links: Links, name: str, tier: str) -> list[list[str]]:
+def policy_rows(model: NetShopModel, links: Links, name: str, tier: str, policies: list[dict]) -> list[list[str]]:
     """The NetworkPolicies that select a workload's pods: what each lets in or out."""
     pod = labels(model, name, tier)
     rows = []
-    for pol in networkpolicies.policies(model):
+    for pol in policies:
         spec = pol["spec"]
         if not selects(spec["podSelector"], pod):
             continue
@@ -162,11 +162,11 @@ def policy_rows(model: NetShopModel, links: Links, name: str, tier: str) -> list
     return rows
 
 
-def k8s_object(objs: list[dict], kind: str, name: str) -> dict | None:
-    return next((o for o in objs if o["kind"] == kind and o["metadata"]["name"] == name), None)
+def k8s_object(objs: dict[tuple[str, str], dict], kind: str, name: str) -> dict | None:
+    return objs.get((kind, name))
 
 
-def scaling_section(model: NetShopModel, objs: list[dict], svc: Service) -> str:
+def scaling_section(model: NetShopModel, objs: dict[tuple[str, str], dict], svc: Service) -> str:
     hpa = k8s_object(objs, "HorizontalPodAutoscaler", svc.name)
     pdb = k8s_object(objs, "PodDisruptionBudget", svc.name)
     dep = k8s_object(objs, "Deployment", svc.name)
@@ -206,7 +206,8 @@ def scaling_section(model: NetShopModel, objs: list[dict], svc: Service) -> str:
 # --------------------------------------------------------------------------- service and datastore pages
 
 
-def service_page(model: NetShopModel, svc: Service, all_views: list[View], objs: list[dict], implemented: bool) -> str:
+def service_page(model: NetShopModel, svc: Service, all_views: list[View], objs: dict[tuple[str, str], dict],
+                 policies: list[dict], implemented: bool) -> str:
     ln = Links(model, "../")
     tier = model.tier_by_name[svc.tier]
     r = model.resources_of(svc)
@@ -282,7 +283,7 @@ def service_page(model: NetShopModel, svc: Service, all_views: list[View], objs:
     body.append("The namespace denies everything by default; these policies select this service's pods and let "
                 "through exactly what the model declares (one egress allow on the caller and one ingress allow on "
                 "the callee per edge).\n\n"
-                + table(["Policy", "Direction", "Peer", "Ports"], policy_rows(model, ln, svc.name, svc.tier)))
+                + table(["Policy", "Direction", "Peer", "Ports"], policy_rows(model, ln, svc.name, svc.tier, policies)))
 
     body.append(scaling_section(model, objs, svc))
     body.append(related(model, ln, svc.name, all_views))
@@ -300,7 +301,7 @@ def related(model: NetShopModel, ln: Links, name: str, all_views: list[View]) ->
     return "\n".join(out)
 
 
-def datastore_page(model: NetShopModel, ds: Datastore, all_views: list[View], objs: list[dict]) -> str:
+def datastore_page(model: NetShopModel, ds: Datastore, all_views: list[View], policies: list[dict]) -> str:
     ln = Links(model, "../")
     r = ds.resources
     facts = [
@@ -329,7 +330,7 @@ def datastore_page(model: NetShopModel, ds: Datastore, all_views: list[View], ob
                           [[f"[{x.name}](../events.md#{anchor('exchange-' + x.name)})", x.type, code(x.dead_letter_exchange)]
                            for x in exchanges]))
     body.append("## NetworkPolicies\n")
-    body.append(table(["Policy", "Direction", "Peer", "Ports"], policy_rows(model, ln, ds.name, "data")))
+    body.append(table(["Policy", "Direction", "Peer", "Ports"], policy_rows(model, ln, ds.name, "data", policies)))
     body.append(related(model, ln, ds.name, all_views))
     return page(ds.name, "\n".join(body))
 
@@ -406,7 +407,9 @@ def flow_page(model: NetShopModel, flow, all_views: list[View]) -> str:
             rows.append([i, "publish", ln.workload(producer), code(model.event_by_name[s.event].exchange) if s.event in model.event_by_name else "—",
                          ln.event(s.event), s.note])
         else:
-            rows.append([i, "consume", code(s.event), ln.workload(s.to), ln.event(s.event), s.note])
+            event = model.event_by_name.get(s.event)
+            queue = next((sub.queue for sub in event.subscriptions if sub.consumer == s.to), None) if event else None
+            rows.append([i, "consume", f"queue {code(queue)}" if queue else "—", ln.workload(s.to), ln.event(s.event), s.note])
     body.append("## Steps\n\n" + table(["#", "Kind", "From", "To", "Route or event", "What happens"], rows))
     others = [v for v in all_views if v.subject == flow.name and v is not seq]
     for v in others:
@@ -540,13 +543,14 @@ def implemented(name: str) -> bool:
 
 def generate(model: NetShopModel) -> Iterator[Artifact]:
     all_views = views(model)
-    objs = objects(model)
+    objs = {(o["kind"], o["metadata"]["name"]): o for o in objects(model)}
+    policies = networkpolicies.policies(model)
     yield Artifact(f"{ROOT}nav.yml", header(__name__) + to_yaml({"nav": nav(model)}))
     yield Artifact(f"{ROOT}services/index.md", services_index(model))
     for svc in model.services:
-        yield Artifact(f"{ROOT}services/{svc.name}.md", service_page(model, svc, all_views, objs, implemented(svc.name)))
+        yield Artifact(f"{ROOT}services/{svc.name}.md", service_page(model, svc, all_views, objs, policies, implemented(svc.name)))
     for ds in model.datastores:
-        yield Artifact(f"{ROOT}datastores/{ds.name}.md", datastore_page(model, ds, all_views, objs))
+        yield Artifact(f"{ROOT}datastores/{ds.name}.md", datastore_page(model, ds, all_views, policies))
     yield Artifact(f"{ROOT}events.md", events_page(model, all_views))
     yield Artifact(f"{ROOT}flows/index.md", flows_index(model))
     for flow in model.flows:
