@@ -76,12 +76,14 @@ def test_mkdocs_build_strict_passes_with_search(site):
 
 
 def test_every_internal_link_and_anchor_resolves(site, pages):
-    broken = []
+    broken, checked, anchors = [], 0, 0
     for html, page in pages.items():
         for ref in page.refs:
             if not ref or ref.startswith(EXTERNAL):
                 continue
             parts = urlsplit(ref)
+            checked += 1
+            anchors += bool(parts.fragment)
             base = site if parts.path.startswith("/") else html.parent  # 404.html links from the site root
             target = html if not parts.path else (base / unquote(parts.path).lstrip("/")).resolve()
             if target.is_dir():
@@ -92,6 +94,7 @@ def test_every_internal_link_and_anchor_resolves(site, pages):
             elif parts.fragment and target.suffix == ".html" and unquote(parts.fragment) not in pages[target].ids:
                 broken.append(f"{rel}: {ref} (no such anchor)")
     assert not broken, f"{len(broken)} broken links:\n" + "\n".join(broken[:40])
+    assert checked > 1000 and anchors > 100, f"only {checked} links ({anchors} with anchors) checked"
 
 
 def test_the_site_loads_nothing_from_the_internet(site, pages):
