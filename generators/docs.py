@@ -82,6 +82,34 @@ def figure(view: View, prefix: str) -> str:
             f"({prefix}diagrams.md#{view.key})\n\n*{one_line(view.caption)}*\n")
 
 
+# --------------------------------------------------------------------------- the diagram views, indexed
+
+
+class Views:
+    """The diagrams family's views, indexed by what they are about and by what they draw."""
+
+    def __init__(self, all_views: Views) -> None:
+        self.all = all_views
+        self._about: dict[tuple[str, str | None], View] = {}
+        self._subject: dict[str | None, list[View]] = {}
+        self._drawing: dict[str, list[View]] = {}
+        for v in all_views:
+            self._about.setdefault((v.kind, v.subject), v)
+            self._subject.setdefault(v.subject, []).append(v)
+            for drawn in dict.fromkeys(v.draws):
+                self._drawing.setdefault(drawn, []).append(v)
+
+    def about(self, kind: str, subject: str) -> View | None:
+        """The first view of this kind about this subject (a workload's context, a flow's sequence)."""
+        return self._about.get((kind, subject))
+
+    def on(self, subject: str) -> list[View]:
+        return self._subject.get(subject, [])
+
+    def drawing(self, model_id: str) -> list[View]:
+        return self._drawing.get(model_id, [])
+
+
 # --------------------------------------------------------------------------- links between pages
 
 
@@ -144,11 +172,23 @@ def peer_text(links: Links, peer: dict) -> str:
     return " ".join(parts) or "any pod"
 
 
-def policy_rows(model: NetShopModel, links: Links, name: str, tier: str, policies: list[dict]) -> list[list[str]]:
+NAME_LABEL = "app.kubernetes.io/name"
+
+
+def by_workload(policies: list[dict]) -> dict[str | None, list[tuple[int, dict]]]:
+    """Policies (with their place in the policy file) keyed by the workload their podSelector names;
+    None for those selecting by other labels (the default deny, DNS, telemetry)."""
+    out: dict[str | None, list[tuple[int, dict]]] = {}
+    for i, pol in enumerate(policies):
+        out.setdefault(pol["spec"]["podSelector"].get("matchLabels", {}).get(NAME_LABEL), []).append((i, pol))
+    return out
+
+
+def policy_rows(model: NetShopModel, links: Links, name: str, tier: str, policies: dict[str | None, list[tuple[int, dict]]]) -> list[list[str]]:
     """The NetworkPolicies that select a workload's pods: what each lets in or out."""
     pod = labels(model, name, tier)
     rows = []
-    for pol in policies:
+    for _, pol in sorted([*policies.get(None, []), *policies.get(name, [])], key=lambda p: p[0]):
         spec = pol["spec"]
         if not selects(spec["podSelector"], pod):
             continue
@@ -206,8 +246,8 @@ def scaling_section(model: NetShopModel, objs: dict[tuple[str, str], dict], svc:
 # --------------------------------------------------------------------------- service and datastore pages
 
 
-def service_page(model: NetShopModel, svc: Service, all_views: list[View], objs: dict[tuple[str, str], dict],
-                 policies: list[dict], implemented: bool) -> str:
+def service_page(model: NetShopModel, svc: Service, all_views: Views, objs: dict[tuple[str, str], dict],
+                 policies: dict[str | None, list[tuple[int, dict]]], implemented: bool) -> str:
     ln = Links(model, "../")
     tier = model.tier_by_name[svc.tier]
     r = model.resources_of(svc)
@@ -228,7 +268,7 @@ def service_page(model: NetShopModel, svc: Service, all_views: list[View], objs:
         ["Code", code(f"services/{svc.name.replace('-', '_')}/") if implemented else "not implemented yet"],
     ]
     body = [table(["Fact", "Value"], facts)]
-    ctx = next((v for v in all_views if v.kind == "context" and v.subject == svc.name), None)
+    ctx = all_views.about("context", svc.name)
     if ctx:
         body.append(figure(ctx, "../"))
 
@@ -290,9 +330,9 @@ def service_page(model: NetShopModel, svc: Service, all_views: list[View], objs:
     return page(svc.name, "\n".join(body))
 
 
-def related(model: NetShopModel, ln: Links, name: str, all_views: list[View]) -> str:
+def related(model: NetShopModel, ln: Links, name: str, all_views: Views) -> str:
     flows = [f for f in model.flows if any(name in (s.source, s.to) for s in f.steps)]
-    drawn = [v for v in all_views if name in v.draws]
+    drawn = all_views.drawing(name)
     out = []
     if flows:
         out.append("## Flows it takes part in\n\n" + "\n".join(f"- {ln.flow(f.name, f.title)}" for f in flows) + "\n")
@@ -301,7 +341,7 @@ def related(model: NetShopModel, ln: Links, name: str, all_views: list[View]) ->
     return "\n".join(out)
 
 
-def datastore_page(model: NetShopModel, ds: Datastore, all_views: list[View], policies: list[dict]) -> str:
+def datastore_page(model: NetShopModel, ds: Datastore, all_views: Views, policies: dict[str | None, list[tuple[int, dict]]]) -> str:
     ln = Links(model, "../")
     r = ds.resources
     facts = [
@@ -316,7 +356,7 @@ def datastore_page(model: NetShopModel, ds: Datastore, all_views: list[View], po
         ["Storage class per cloud", ", ".join(f"{c.name}: {code(c.storage_class)}" for c in model.clouds)],
     ]
     body = [table(["Fact", "Value"], facts)]
-    ctx = next((v for v in all_views if v.kind == "context" and v.subject == ds.name), None)
+    ctx = all_views.about("context", ds.name)
     if ctx:
         body.append(figure(ctx, "../"))
     body.append("## Clients\n")
@@ -354,7 +394,7 @@ def services_index(model: NetShopModel) -> str:
 # --------------------------------------------------------------------------- events and flows
 
 
-def events_page(model: NetShopModel, all_views: list[View]) -> str:
+def events_page(model: NetShopModel, all_views: Views) -> str:
     ln = Links(model, "")
     body = ["Every asynchronous fact the platform publishes, where it goes and who consumes it. Each consumer "
             "owns a durable quorum queue bound to the exchange; a message it rejects for good, or that exceeds "
@@ -384,16 +424,15 @@ def events_page(model: NetShopModel, all_views: list[View]) -> str:
         flows = [f for f in model.flows if any(s.event == e.name for s in f.steps)]
         if flows:
             body.append("Flows: " + ", ".join(ln.flow(f.name, f.title) for f in flows) + "\n")
-        for v in all_views:
-            if v.subject == e.name:
-                body.append(figure(v, ""))
+        for v in all_views.on(e.name):
+            body.append(figure(v, ""))
     return page("Event catalogue", "\n".join(body))
 
 
-def flow_page(model: NetShopModel, flow, all_views: list[View]) -> str:
+def flow_page(model: NetShopModel, flow, all_views: Views) -> str:
     ln = Links(model, "../")
     body = [one_line(flow.description) + "\n"]
-    seq = next((v for v in all_views if v.kind == "sequence" and v.subject == flow.name), None)
+    seq = all_views.about("sequence", flow.name)
     if seq:
         body.append(figure(seq, "../"))
     rows = []
@@ -411,7 +450,7 @@ def flow_page(model: NetShopModel, flow, all_views: list[View]) -> str:
             queue = next((sub.queue for sub in event.subscriptions if sub.consumer == s.to), None) if event else None
             rows.append([i, "consume", f"queue {code(queue)}" if queue else "—", ln.workload(s.to), ln.event(s.event), s.note])
     body.append("## Steps\n\n" + table(["#", "Kind", "From", "To", "Route or event", "What happens"], rows))
-    others = [v for v in all_views if v.subject == flow.name and v is not seq]
+    others = [v for v in all_views.on(flow.name) if v is not seq]
     for v in others:
         body.append(f"## {one_line(v.title)}\n\n" + figure(v, "../"))
     return page(flow.title, "\n".join(body))
@@ -426,14 +465,14 @@ def flows_index(model: NetShopModel) -> str:
 # --------------------------------------------------------------------------- gallery
 
 
-def gallery(model: NetShopModel, all_views: list[View]) -> str:
+def gallery(model: NetShopModel, all_views: Views) -> str:
     ln = Links(model, "")
-    body = [f"All {len(all_views)} diagram views, each drawn from the model by the `diagrams` family. The key of a "
+    body = [f"All {len(all_views.all)} diagram views, each drawn from the model by the `diagrams` family. The key of a "
             "view names its files in `generated/diagrams/`: the DOT source (compared by the drift gate), the "
             "SVG shown here and the PNG used by the README and the report. Click a picture to open it full size.\n"]
-    kinds = list(GALLERY) + sorted({v.kind for v in all_views} - set(GALLERY))
+    kinds = list(GALLERY) + sorted({v.kind for v in all_views.all} - set(GALLERY))
     for kind in kinds:
-        members = [v for v in all_views if v.kind == kind]
+        members = [v for v in all_views.all if v.kind == kind]
         if not members:
             continue
         body.append(f"## {GALLERY.get(kind, kind.title())}\n")
@@ -542,9 +581,9 @@ def implemented(name: str) -> bool:
 
 
 def generate(model: NetShopModel) -> Iterator[Artifact]:
-    all_views = views(model)
+    all_views = Views(views(model))
     objs = {(o["kind"], o["metadata"]["name"]): o for o in objects(model)}
-    policies = networkpolicies.policies(model)
+    policies = by_workload(networkpolicies.policies(model))
     yield Artifact(f"{ROOT}nav.yml", header(__name__) + to_yaml({"nav": nav(model)}))
     yield Artifact(f"{ROOT}services/index.md", services_index(model))
     for svc in model.services:
