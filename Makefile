@@ -6,14 +6,14 @@ NCA_VENV := .venv-nca
 CHECKOV_VENV := .venv-checkov
 STAMP := $(VENV)/.installed
 
-.PHONY: setup up down status test test-all test-fast generate check validate clean sbom bench-generate prometheus-local screenshots bench-web
+.PHONY: setup up down status test test-all test-fast generate check validate clean sbom bench-generate prometheus-local screenshots bench-web docs docs-serve
 
 setup: $(STAMP) $(NCA_VENV)/.installed $(CHECKOV_VENV)/.installed  ## create .venv (idempotent)
 
 $(STAMP): pyproject.toml
 	@scripts/ensure-system.sh
 	@test -x $(PY) || python3 -m venv $(VENV)
-	@$(VENV)/bin/pip install -q --disable-pip-version-check -e '.[test,platform,diagrams,report]' 2>&1 | grep -v "is ignored" || true
+	@$(VENV)/bin/pip install -q --disable-pip-version-check -e '.[test,platform,diagrams,docs,report]' 2>&1 | grep -v "is ignored" || true
 	@$(PY) -c "import netshop, model, generators" && touch $(STAMP)
 
 # network-config-analyzer pins exact versions of its dependencies, so it lives in its own venv
@@ -81,3 +81,9 @@ prometheus-local:  ## local Prometheus on 127.0.0.1:9090 scraping every service 
 .PHONY: report
 report: setup  ## the companion report, English and Persian -> report/build/netshop-report.pdf, netshop-report-fa.pdf
 	$(PY) -m report
+
+docs: setup  ## the documentation site, offline, into site/ (mkdocs build --strict)
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --site-dir site
+
+docs-serve: setup  ## serve the documentation site on http://127.0.0.1:8088 with live reload
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs serve --dev-addr 127.0.0.1:8088

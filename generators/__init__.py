@@ -23,6 +23,7 @@ FAMILIES: dict[str, str] = {
     "diagrams": "generators.diagrams",
     "service-mesh": "generators.service_mesh",
     "observability": "generators.observability",
+    "docs": "generators.docs",
 }
 
 
