@@ -49,7 +49,7 @@ async def _rate_limit(client: str) -> None:
     if count > s.rate_limit:
         retry = s.rate_window_seconds - int(time.time()) % s.rate_window_seconds
         raise Problem(429, f"More than {s.rate_limit} requests in {s.rate_window_seconds}s from this client.",
-                      title="Too many requests", retry_after=retry)
+                      title="Too many requests", retry_after=retry, headers={"Retry-After": str(retry)})
 
 
 async def _verify(authorization: str | None) -> dict:

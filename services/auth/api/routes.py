@@ -31,7 +31,7 @@ FAILURE_WINDOW = 900
 class Registration(BaseModel):
     email: EmailStr
     password: str = Field(min_length=8, max_length=128)
-    name: str = Field(min_length=1, max_length=100)
+    name: str = Field(min_length=1, max_length=100, pattern=r"^[^\x00]*$")
 
 
 class Credentials(BaseModel):
@@ -94,7 +94,7 @@ async def login(body: Credentials, request: Request) -> dict:
     if counts[0] >= MAX_FAILURES_PER_ACCOUNT or counts[1] >= MAX_FAILURES_PER_CLIENT:
         ttl = max([await redis.ttl(k) for k in keys])
         raise Problem(429, "Too many failed sign-in attempts; wait before trying again.", title="Too many attempts",
-                      retry_after=max(ttl, 1))
+                      retry_after=max(ttl, 1), headers={"Retry-After": str(max(ttl, 1))})
     async with runtime.require_db().acquire() as conn:
         row = await conn.fetchrow("SELECT id, password_hash FROM accounts WHERE email = $1 AND deleted_at IS NULL", email)
     ok = await _verify(row["password_hash"] if row else DUMMY_HASH, body.password)
