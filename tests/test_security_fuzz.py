@@ -209,3 +209,39 @@ def test_the_public_api_document_covers_every_public_route_of_the_model(platform
     table = RouteTable(MODEL, "api-gateway")
     assert sum(len(ops) for ops in doc["paths"].values()) == len(table.targets)
     assert all(path.startswith("/api/") for path in doc["paths"])
+
+
+# --------------------------------------------------------------------------- what fuzzing found, pinned
+
+
+def _fields(r) -> set[str]:
+    body = r.json()
+    return {e["field"] for e in body.get("errors", [])} | ({body["field"]} if "field" in body else set())
+
+
+@pytest.mark.parametrize(
+    ("service", "method", "path", "params", "body", "status", "field"),
+    [
+        # each of these answered 500 before fuzzing found it
+        ("reviews", "GET", "/reviews/tide-speaker", {"offset": 2**63 + 7}, None, 422, "query.offset"),
+        ("reviews", "GET", "/ratings", {"ids": "tide-speaker,\x00"}, None, 422, "query.ids"),
+        ("reviews", "POST", "/reviews/tide-speaker", None, {"rating": 4, "title": "nul\x00byte"}, 422, "body.title"),
+        ("users", "POST", "/users", None, {"id": str(uuid.uuid4()), "email": "a@example.com", "name": "\x00"}, 422, "body.name"),
+        ("users", "PUT", "/users/me", None, {"name": "x\x00y"}, 422, "body.name"),
+        ("products", "GET", "/products", {"max_price": 2**63}, None, 422, None),
+    ],
+)
+def test_inputs_fuzzing_found_get_a_4xx_problem_naming_the_field(platform, fuzz_user, service, method, path, params, body,
+                                                                  status, field):
+    headers = {"X-User-Id": fuzz_user["id"], "X-User-Email": fuzz_user["email"]}
+    r = platform.client(service).request(method, path, params=params, json=body, headers=headers)
+    assert r.status_code == status, r.text
+    assert r.headers["content-type"].startswith("application/problem+json")
+    if field:
+        assert field in _fields(r), r.json()
+
+
+def test_a_profile_for_an_email_another_profile_has_is_a_409_not_a_500(platform, fuzz_user):
+    r = platform.client("users").post("/users", json={"id": str(uuid.uuid4()), "email": fuzz_user["email"], "name": "Twin"})
+    assert r.status_code == 409 and r.headers["content-type"].startswith("application/problem+json"), r.text
+    assert "body.email" in _fields(r)
