@@ -77,3 +77,8 @@ prometheus-local:  ## local Prometheus on 127.0.0.1:9090 scraping every service 
 	@mkdir -p .netshop/prometheus
 	prometheus --config.file=generated/observability/local/prometheus.yml --storage.tsdb.path=.netshop/prometheus \
 	  --web.listen-address=127.0.0.1:9090 --log.level=warn
+
+.PHONY: security
+security: setup  ## fuzz every API (full pass), JWT/brute-force/injection/body/log/identity attacks -> bench/results/security-<ts>.json
+	@scripts/ensure-datastores.sh
+	$(PY) bench/security.py $(SECURITY_ARGS)

@@ -239,9 +239,11 @@ def test_inputs_fuzzing_found_get_a_4xx_problem_naming_the_field(platform, fuzz_
     assert r.headers["content-type"].startswith("application/problem+json")
     if field:
         assert field in _fields(r), r.json()
+    record("fuzz_findings_pinned", 1, service=service, path=path)
 
 
 def test_a_profile_for_an_email_another_profile_has_is_a_409_not_a_500(platform, fuzz_user):
     r = platform.client("users").post("/users", json={"id": str(uuid.uuid4()), "email": fuzz_user["email"], "name": "Twin"})
     assert r.status_code == 409 and r.headers["content-type"].startswith("application/problem+json"), r.text
     assert "body.email" in _fields(r)
+    record("fuzz_findings_pinned", 1, service="users", path="/users")
