@@ -4,7 +4,6 @@ problem+json (or be harmless), and the refusal is checked on the real services."
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import concurrent.futures
 import hashlib
@@ -13,7 +12,6 @@ import json
 import time
 import uuid
 
-import asyncpg
 import httpx
 import jwt
 import pytest
@@ -21,6 +19,7 @@ import redis
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from security_record import record
+from test_platform_e2e import pg  # (platform, query, *args) -> rows, on the run's own database
 
 from netshop import local
 from services.common.settings import Settings
@@ -57,17 +56,6 @@ def claims(sub: str, **over) -> dict:
     now = int(time.time())
     return {"sub": sub, "email": "x@example.com", "iat": now, "nbf": now, "exp": now + 300, "iss": SETTINGS.jwt_issuer,
             "aud": SETTINGS.jwt_audience, "jti": uuid.uuid4().hex, **over}
-
-
-def pg(platform, query: str, *args):
-    async def run():
-        conn = await asyncpg.connect(host="127.0.0.1", user="postgres", database=platform.run.database)
-        try:
-            return await conn.fetch(query, *args)
-        finally:
-            await conn.close()
-
-    return asyncio.run(run())
 
 
 # --------------------------------------------------------------------------- JWT attacks
