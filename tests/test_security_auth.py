@@ -8,6 +8,7 @@ import base64
 import concurrent.futures
 import hashlib
 import hmac
+import itertools
 import json
 import time
 import uuid
@@ -124,20 +125,30 @@ def test_a_deleted_accounts_token_stops_working_at_once(platform):
 # --------------------------------------------------------------------------- brute force
 
 
+_clients = itertools.count(1)
+
+
+def fresh_client() -> str:
+    """A client address no other test of this session uses (198.18.0.0/15, for benchmarks), so each test
+    starts with empty per-client counters."""
+    n = next(_clients)
+    return f"198.18.{n // 250}.{n % 250 + 1}"
+
+
 def _login(platform, email: str, password: str, client: str) -> httpx.Response:
     return platform.gateway.post("/api/auth/login", json={"email": email, "password": password}, headers={"X-Forwarded-For": client})
 
 
 def test_guessing_one_accounts_password_is_stopped_with_429_and_retry_after(platform):
     user = platform.user("guessed")
-    client = f"203.0.113.{uuid.uuid4().int % 250 + 1}"
+    client = fresh_client()
     codes = [_login(platform, user["email"], f"guess-{i}", client).status_code for i in range(5)]
     assert codes == [401] * 5
     refused = _login(platform, user["email"], "guess-6", client)
     body = problem(refused, 429)
     assert 0 < int(refused.headers["retry-after"]) <= 900 and body["retry_after"] == int(refused.headers["retry-after"])
     # the right password waits out the window too, from any address
-    problem(_login(platform, user["email"], user["password"], "198.18.0.1"), 429)
+    problem(_login(platform, user["email"], user["password"], fresh_client()), 429)
     keys = [k.decode() for k in redis.Redis().scan_iter(match=f"{platform.run.key_prefix}:auth:fail:*", count=1000)]
     assert any(user["email"] in k for k in keys), keys  # the counters live in Redis, shared by every auth replica
     record("brute_force_account_attempts_before_429", codes.count(401))
@@ -145,7 +156,7 @@ def test_guessing_one_accounts_password_is_stopped_with_429_and_retry_after(plat
 
 def test_concurrent_guesses_cannot_slip_past_the_limit(platform):
     user = platform.user("raced")
-    client = f"203.0.113.{uuid.uuid4().int % 250 + 1}"
+    client = fresh_client()
     with concurrent.futures.ThreadPoolExecutor(20) as pool:
         codes = list(pool.map(lambda i: _login(platform, user["email"], f"race-{i}", client).status_code, range(20)))
     assert codes.count(401) == 5 and codes.count(429) == 15, codes
@@ -153,18 +164,18 @@ def test_concurrent_guesses_cannot_slip_past_the_limit(platform):
 
 
 def test_stuffing_many_accounts_from_one_client_is_stopped(platform):
-    client = f"192.0.2.{uuid.uuid4().int % 250 + 1}"
+    client = fresh_client()
     codes = [_login(platform, f"nobody-{uuid.uuid4().hex[:8]}@example.com", "password1", client).status_code for _ in range(52)]
     assert codes[:50] == [401] * 50 and codes[50:] == [429, 429], codes
     # another client is unaffected
     user = platform.user("bystander")
-    assert _login(platform, user["email"], user["password"], f"192.0.2.{uuid.uuid4().int % 250 + 1}").status_code == 200
+    assert _login(platform, user["email"], user["password"], fresh_client()).status_code == 200
     record("brute_force_client_attempts_before_429", codes.count(401))
 
 
 def test_a_successful_sign_in_does_not_count_as_a_failure(platform):
     user = platform.user("regular")
-    client = f"198.51.100.{uuid.uuid4().int % 200 + 1}"
+    client = fresh_client()
     assert [_login(platform, user["email"], user["password"], client).status_code for _ in range(8)] == [200] * 8
 
 

@@ -247,3 +247,12 @@ def test_a_profile_for_an_email_another_profile_has_is_a_409_not_a_500(platform,
     assert r.status_code == 409 and r.headers["content-type"].startswith("application/problem+json"), r.text
     assert "body.email" in _fields(r)
     record("fuzz_findings_pinned", 1, service="users", path="/users")
+
+
+def test_a_path_segment_with_an_encoded_question_mark_is_forwarded_as_data(platform, fuzz_user):
+    # the gateway used to forward the decoded path, so `?` split it and the call was refused as undeclared (500)
+    r = platform.gateway.put("/api/cart/items/%3F%C3%8E%09x", headers={"Authorization": f"Bearer {fuzz_user['token']}"},
+                             json={"quantity": 1})
+    assert r.status_code == 422 and r.headers["content-type"].startswith("application/problem+json"), r.text
+    assert "path.product_id" in _fields(r)
+    record("fuzz_findings_pinned", 1, service="api-gateway", path="/api/cart/items/{product_id}")

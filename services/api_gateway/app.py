@@ -7,6 +7,7 @@ import logging
 import time
 from collections import OrderedDict
 from typing import Annotated
+from urllib.parse import quote
 
 import aiohttp
 from fastapi import Path, Query, Request
@@ -98,8 +99,10 @@ async def route(request: Request, path: str) -> Response:
         headers["Authorization"] = authorization
     query = request.url.query
     body = await request.body()
+    # re-encode the decoded path: a `?` or `#` the client sent inside a path segment must stay data
+    forward = quote(service_path)
     resp = await runtime.peers(target.callee).request(
-        request.method, service_path + (f"?{query}" if query else ""), data=body or None, headers=headers
+        request.method, forward + (f"?{query}" if query else ""), data=body or None, headers=headers
     )
     if request.method == "DELETE" and target.callee == table.verifier and authorization and resp.ok:
         # an account deleted through this gateway: its token stops working here at once, not after the cache
