@@ -31,7 +31,7 @@ def run_suites(bounded: bool, record: Path, junit: Path) -> tuple[int, str]:
     env = {**os.environ, "NETSHOP_SECURITY_RECORD": str(record)}
     print("$", " ".join(cmd[2:]), flush=True)
     proc = subprocess.run(cmd, cwd=REPO, env=env)
-    return proc.returncode, " ".join(["pytest", *cmd[3:]])
+    return proc.returncode, " ".join(["pytest", *(a for a in cmd[3:] if not a.startswith("--junitxml"))])
 
 
 def tests_outcome(junit: Path) -> dict[str, int]:
@@ -49,7 +49,7 @@ def summarise(lines: list[dict], outcome: dict[str, int]) -> tuple[dict, list[di
         total[item["name"]] += item["value"]
         if "service" in item and item["name"].startswith("fuzz_") and item["name"] != "fuzz_findings_pinned":
             per_service[item["name"]][item["service"]] += item["value"]
-    figures: dict[str, float | int | str] = {k: int(v) if float(v).is_integer() else v for k, v in sorted(total.items())}
+    figures: dict[str, float | int | str] = {k: int(v) if float(v).is_integer() else round(v, 1) for k, v in sorted(total.items())}
     for service, cases in sorted(per_service["fuzz_cases"].items()):
         figures[f"fuzz_cases[{service}]"] = int(cases)
     figures["fuzz_targets"] = len(per_service["fuzz_cases"])
