@@ -87,3 +87,8 @@ docs: setup  ## the documentation site, offline, into site/ (mkdocs build --stri
 
 docs-serve: setup  ## serve the documentation site on http://127.0.0.1:8088 with live reload
 	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs serve --dev-addr 127.0.0.1:8088
+.PHONY: security
+security: setup  ## fuzz every API (full pass), JWT/brute-force/injection/body/log/identity attacks -> bench/results/security-<ts>.json
+	@scripts/ensure-datastores.sh
+	$(PY) bench/security.py $(SECURITY_ARGS)
+

@@ -104,14 +104,14 @@ class TestPlatform:
         raise AssertionError(f"condition not met within {timeout}s (last: {last!r})")
 
 
-def start(tmp_root: Path) -> TestPlatform:
+def start(tmp_root: Path, *, service_identity: bool = False) -> TestPlatform:
     model = load_model()
-    tag = f"t{os.getpid()}"
+    tag = f"t{os.getpid()}" + ("s" if service_identity else "")  # a second platform in one session gets its own stores
     rabbit = next(d for d in model.datastores if d.kind == "rabbitmq")
     broker = FaultProxy(rabbit.port)
     run = local.Run(
         offset=free_offset(), database=f"netshop_test_{tag}", vhost=f"netshop_test_{tag}", key_prefix=f"nstest-{tag}",
-        run_dir=tmp_root, fault_injection=True,
+        run_dir=tmp_root, fault_injection=True, service_identity=service_identity,
         extra_env={f"NETSHOP_{rabbit.name.upper()}_URL": f"amqp://guest:guest@127.0.0.1:{broker.port}/netshop_test_{tag}"},
     )
     ready = local.up(run, timeout=120)

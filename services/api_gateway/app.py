@@ -7,6 +7,7 @@ import logging
 import time
 from collections import OrderedDict
 from typing import Annotated
+from urllib.parse import quote
 
 import aiohttp
 from fastapi import Path, Query, Request
@@ -49,7 +50,7 @@ async def _rate_limit(client: str) -> None:
     if count > s.rate_limit:
         retry = s.rate_window_seconds - int(time.time()) % s.rate_window_seconds
         raise Problem(429, f"More than {s.rate_limit} requests in {s.rate_window_seconds}s from this client.",
-                      title="Too many requests", retry_after=retry)
+                      title="Too many requests", retry_after=retry, headers={"Retry-After": str(retry)})
 
 
 async def _verify(authorization: str | None) -> dict:
@@ -98,9 +99,14 @@ async def route(request: Request, path: str) -> Response:
         headers["Authorization"] = authorization
     query = request.url.query
     body = await request.body()
+    # re-encode the decoded path: a `?` or `#` the client sent inside a path segment must stay data
+    forward = quote(service_path)
     resp = await runtime.peers(target.callee).request(
-        request.method, service_path + (f"?{query}" if query else ""), data=body or None, headers=headers
+        request.method, forward + (f"?{query}" if query else ""), data=body or None, headers=headers
     )
+    if request.method == "DELETE" and target.callee == table.verifier and authorization and resp.ok:
+        # an account deleted through this gateway: its token stops working here at once, not after the cache
+        _verified.pop(hashlib.sha256(authorization[7:].strip().encode()).hexdigest(), None)
     out = {h: resp.headers[h] for h in FORWARD_RESPONSE if h in resp.headers}
     out["X-NetShop-Upstream"] = target.callee
     if zone := resp.headers.get("x-netshop-zone"):

@@ -23,6 +23,7 @@ import jwt
 import orjson
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from tenacity import AsyncRetrying, RetryCallState, wait_exponential
 from opentelemetry.instrumentation.utils import suppress_instrumentation
@@ -351,8 +352,12 @@ class _Middleware:
         return None
 
 
-class _BodyTooLarge(Exception):
-    pass
+class _BodyTooLarge(StarletteHTTPException):
+    """Raised while a body without Content-Length streams past the limit; an HTTPException so that
+    FastAPI's body parsing re-raises it (as a 413 problem) instead of calling it a parse error."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"Request body exceeds the {limit}-byte limit.")
 
 
 def _limited(receive, limit: int):
@@ -364,7 +369,7 @@ def _limited(receive, limit: int):
         if message["type"] == "http.request":
             seen += len(message.get("body", b""))
             if seen > limit:
-                raise _BodyTooLarge()
+                raise _BodyTooLarge(limit)
         return message
 
     return wrapped

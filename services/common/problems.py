@@ -19,8 +19,10 @@ PROBLEM = "application/problem+json"
 class Problem(Exception):
     """An error with an HTTP status and a human explanation, rendered as problem+json."""
 
-    def __init__(self, status: int, detail: str, *, title: str | None = None, type_: str | None = None, **extra: Any):
+    def __init__(self, status: int, detail: str, *, title: str | None = None, type_: str | None = None,
+                 headers: dict[str, str] | None = None, **extra: Any):
         super().__init__(detail)
+        self.headers = headers
         self.status = status
         self.detail = detail
         self.title = title or HTTPStatus(status).phrase
@@ -55,7 +57,8 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(Problem)
     async def _problem(request: Request, exc: Problem) -> Response:
-        return problem_response(exc.status, exc.detail, title=exc.title, type_=exc.type, instance=request.url.path, **exc.extra)
+        return problem_response(exc.status, exc.detail, title=exc.title, type_=exc.type, instance=request.url.path,
+                                headers=exc.headers, **exc.extra)
 
     from .faults import FaultInjected
 
@@ -79,6 +82,16 @@ def install(app: FastAPI) -> None:
         if exc.status_code == 404 and detail == "Not Found":
             detail = f"No route {request.method} {request.url.path}."
         return problem_response(exc.status_code, detail, instance=request.url.path, headers=getattr(exc, "headers", None))
+
+    import asyncpg
+
+    @app.exception_handler(asyncpg.DataError)
+    async def _data(request: Request, exc: asyncpg.DataError) -> Response:
+        # A value the schema let through but PostgreSQL cannot hold (a NUL character, an integer beyond
+        # 64 bits): the client's input is wrong, not the service.
+        log.info("refused a value PostgreSQL cannot hold on %s %s: %s", request.method, request.url.path, type(exc).__name__)
+        return problem_response(422, "A value is outside what the store accepts (a NUL character, or a number beyond 64 bits).",
+                                title="Validation failed", instance=request.url.path)
 
     @app.exception_handler(Exception)
     async def _unhandled(request: Request, exc: Exception) -> Response:

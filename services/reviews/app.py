@@ -16,12 +16,13 @@ from services.common.problems import Problem
 
 runtime = ServiceRuntime("reviews", migrations=FsPath(__file__).parent / "migrations")
 ProductId = Annotated[str, Path(pattern=r"^[a-z0-9-]{1,64}$")]
+NO_NUL = r"^[^\x00]*$"  # PostgreSQL text cannot hold NUL; refuse it as bad input naming the field
 
 
 class NewReview(BaseModel):
     rating: int = Field(ge=1, le=5)
-    title: str = Field(min_length=1, max_length=120)
-    body: str = Field(default="", max_length=4000)
+    title: str = Field(min_length=1, max_length=120, pattern=NO_NUL)
+    body: str = Field(default="", max_length=4000, pattern=NO_NUL)
 
 
 def _rating(count: int, total: int) -> dict:
@@ -35,7 +36,7 @@ def _author(email: str | None) -> str:
 
 @runtime.app.get("/reviews/{product_id}", summary="Reviews and the aggregate rating of a product")
 async def reviews(product_id: ProductId, limit: Annotated[int, Query(ge=1, le=100)] = 20,
-                  offset: Annotated[int, Query(ge=0)] = 0) -> dict:
+                  offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0) -> dict:
     async with runtime.require_db().acquire() as conn:
         agg = await conn.fetchrow("SELECT count, total FROM ratings WHERE product_id = $1", product_id)
         rows = await conn.fetch(
@@ -77,7 +78,7 @@ async def add_review(product_id: ProductId, review: NewReview, user: str = Depen
 
 
 @runtime.app.get("/ratings", summary="Aggregate ratings of many products")
-async def ratings(ids: Annotated[str, Query(max_length=4000, description="Comma-separated product ids")]) -> dict:
+async def ratings(ids: Annotated[str, Query(max_length=4000, pattern=r"^[a-z0-9,-]*$", description="Comma-separated product ids")]) -> dict:
     wanted = [i for i in ids.split(",") if i][:200]
     async with runtime.require_db().acquire() as conn:
         rows = await conn.fetch("SELECT product_id, count, total FROM ratings WHERE product_id = ANY($1::text[])", wanted)

@@ -67,6 +67,8 @@ async def optional(call, default: Any = None) -> Any:
     try:
         return await call
     except Problem as exc:
+        if exc.status == 429:
+            raise  # the client is over its rate limit: say so, rather than serve a page that looks broken (503)
         log.info("optional page part unavailable: %s", exc.detail)
         return default
 

@@ -31,7 +31,7 @@ FAILURE_WINDOW = 900
 class Registration(BaseModel):
     email: EmailStr
     password: str = Field(min_length=8, max_length=128)
-    name: str = Field(min_length=1, max_length=100)
+    name: str = Field(min_length=1, max_length=100, pattern=r"^[^\x00]*$")
 
 
 class Credentials(BaseModel):
@@ -87,24 +87,26 @@ def _client(request: Request) -> str:
 
 @router.post("/auth/login", summary="Exchange credentials for an access token")
 async def login(body: Credentials, request: Request) -> dict:
+    """Each attempt takes a slot in Redis (per account and per client) before the password is checked, so
+    concurrent guesses cannot slip past the limit; a successful sign-in gives its slots back."""
     email = body.email.lower()
     redis = runtime.require_redis()
     keys = [runtime.identity.key("fail", "email", email), runtime.identity.key("fail", "client", _client(request))]
-    counts = [int(c or 0) for c in await redis.mget(keys)]
-    if counts[0] >= MAX_FAILURES_PER_ACCOUNT or counts[1] >= MAX_FAILURES_PER_CLIENT:
-        ttl = max([await redis.ttl(k) for k in keys])
+    async with redis.pipeline(transaction=True) as pipe:
+        for k in keys:
+            pipe.incr(k).expire(k, FAILURE_WINDOW)
+        counts = (await pipe.execute())[0::2]
+    if counts[0] > MAX_FAILURES_PER_ACCOUNT or counts[1] > MAX_FAILURES_PER_CLIENT:
+        retry = max(max([await redis.ttl(k) for k in keys]), 1)
         raise Problem(429, "Too many failed sign-in attempts; wait before trying again.", title="Too many attempts",
-                      retry_after=max(ttl, 1))
+                      retry_after=retry, headers={"Retry-After": str(retry)})
     async with runtime.require_db().acquire() as conn:
         row = await conn.fetchrow("SELECT id, password_hash FROM accounts WHERE email = $1 AND deleted_at IS NULL", email)
     ok = await _verify(row["password_hash"] if row else DUMMY_HASH, body.password)
     if not (row and ok):
-        async with redis.pipeline(transaction=True) as pipe:
-            for k in keys:
-                pipe.incr(k).expire(k, FAILURE_WINDOW)
-            await pipe.execute()
         raise Problem(401, "Email or password is wrong.", title="Sign-in failed")
-    await redis.delete(keys[0])
+    async with redis.pipeline(transaction=True) as pipe:
+        await pipe.delete(keys[0]).decr(keys[1]).execute()
     token, exp = tokens.issue(runtime.settings, str(row["id"]), email)
     return {"access_token": token, "token_type": "bearer", "expires_in": runtime.settings.jwt_ttl_seconds, "expires_at": exp}
 

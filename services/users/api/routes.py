@@ -16,16 +16,17 @@ from ..runtime import runtime
 
 router = APIRouter()
 UserId = Annotated[uuid.UUID, Path(description="User id")]
+NO_NUL = r"^[^\x00]*$"  # PostgreSQL text cannot hold NUL; refuse it as bad input naming the field
 
 
 class NewProfile(BaseModel):
     id: uuid.UUID
     email: EmailStr
-    name: str = Field(min_length=1, max_length=100)
+    name: str = Field(min_length=1, max_length=100, pattern=NO_NUL)
 
 
 class ProfileUpdate(BaseModel):
-    name: str = Field(min_length=1, max_length=100)
+    name: str = Field(min_length=1, max_length=100, pattern=NO_NUL)
 
 
 def _view(row: asyncpg.Record) -> dict:
@@ -34,12 +35,15 @@ def _view(row: asyncpg.Record) -> dict:
 
 @router.post("/users", status_code=201, summary="Create a profile for a new account")
 async def create(profile: NewProfile) -> dict:
-    async with runtime.require_db().acquire() as conn:
-        row = await conn.fetchrow(
-            """INSERT INTO profiles (id, email, name) VALUES ($1, $2, $3)
-               ON CONFLICT (id) DO UPDATE SET updated_at = profiles.updated_at RETURNING *""",
-            profile.id, profile.email.lower(), profile.name,
-        )
+    try:
+        async with runtime.require_db().acquire() as conn:
+            row = await conn.fetchrow(
+                """INSERT INTO profiles (id, email, name) VALUES ($1, $2, $3)
+                   ON CONFLICT (id) DO UPDATE SET updated_at = profiles.updated_at RETURNING *""",
+                profile.id, profile.email.lower(), profile.name,
+            )
+    except asyncpg.UniqueViolationError:
+        raise Problem(409, "Another profile already has this email.", title="Email taken", field="body.email") from None
     return _view(row)
 
 
