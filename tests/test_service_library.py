@@ -182,14 +182,16 @@ def served_routes(app) -> set[str]:
     from starlette.routing import Mount
 
     out: set[str] = set()
+    handlers: dict[tuple[str, object], set[str]] = {}  # one handler may be registered once per method
     for r in app.routes:
         if hasattr(r, "original_router"):  # an included APIRouter
             out |= served_routes(r.original_router)
         elif isinstance(r, Mount):
             out.add(f"GET {r.path}/{{path:path}}")
         elif isinstance(r, APIRoute) and r.path not in OPS_PATHS and not r.path.startswith("/_ops"):
-            methods = r.methods - {"HEAD"}
-            out |= {f"ANY {r.path}"} if len(methods) > 1 else {f"{m} {r.path}" for m in methods}
+            handlers.setdefault((r.path, r.endpoint), set()).update(r.methods - {"HEAD"})
+    for (path, _), methods in handlers.items():
+        out |= {f"ANY {path}"} if len(methods) > 1 else {f"{m} {path}" for m in methods}
     return out
 
 

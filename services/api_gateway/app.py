@@ -74,7 +74,7 @@ async def _verify(authorization: str | None) -> dict:
     return claims
 
 
-@runtime.app.api_route("/api/{path:path}", methods=ALL_METHODS, summary="Route a public API call to the service that owns it")
+@runtime.proxy_route("/api/{path:path}", methods=list(ALL_METHODS), summary="Route a public API call to the service that owns it")
 async def route(request: Request, path: str) -> Response:
     service_path = "/" + path
     target, allowed = table.match(request.method, service_path)

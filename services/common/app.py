@@ -96,6 +96,16 @@ class ServiceRuntime:
         self._shutdown.append(fn)
         return fn
 
+    def proxy_route(self, path: str, methods: list[str], summary: str) -> Callable[[Callable], Callable]:
+        """Register one handler for several methods, one operation per method, so the OpenAPI
+        document keeps unique operation ids (a multi-method `api_route` repeats one id)."""
+        def register(fn: Callable) -> Callable:
+            for method in methods:
+                self.app.add_api_route(path, fn, methods=[method], summary=summary,
+                                       operation_id=f"{fn.__name__}_{method.lower()}")
+            return fn
+        return register
+
     def spawn(self, coro: Awaitable[Any], name: str) -> asyncio.Task:
         task = asyncio.create_task(coro, name=name)
         self._tasks.append(task)

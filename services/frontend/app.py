@@ -304,7 +304,7 @@ async def scale(service: Annotated[str, Path(pattern=r"^[a-z0-9-]{1,63}$")], bod
     return {"source": cluster.source, **result}
 
 
-@runtime.app.api_route("/api/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+@runtime.proxy_route("/api/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
                        summary="Same-origin pass-through to the API gateway")
 async def passthrough(request: Request, path: str) -> Response:
     headers = {h: request.headers[h] for h in FORWARD_REQUEST if h in request.headers}

@@ -30,7 +30,7 @@ runtime.app.add_middleware(GZipMiddleware, minimum_size=800)
 runtime.app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
 
-@runtime.app.api_route("/api/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+@runtime.proxy_route("/api/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
                        summary="Same-origin public API (product images, API clients) through the BFF")
 async def api(request: Request, path: str) -> Response:
     """The public API, same-origin. The session cookie is never turned into a token here: API clients send
