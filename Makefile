@@ -77,3 +77,8 @@ prometheus-local:  ## local Prometheus on 127.0.0.1:9090 scraping every service 
 	@mkdir -p .netshop/prometheus
 	prometheus --config.file=generated/observability/local/prometheus.yml --storage.tsdb.path=.netshop/prometheus \
 	  --web.listen-address=127.0.0.1:9090 --log.level=warn
+
+.PHONY: chaos
+chaos: setup  ## fault injection: 500 checkouts under kills, broker cuts, slow/failing payments; every invariant checked
+	@scripts/ensure-datastores.sh
+	$(VENV)/bin/netshop chaos --checkouts 500
