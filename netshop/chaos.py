@@ -116,6 +116,7 @@ class Shoppers:
         self.users: list[dict] = []
         self.products: list[str] = []
         self.errors: Counter = Counter()
+        self.elapsed = 0.0
 
     async def _call(self, session, method: str, path: str, user: dict | None, *, deadline: float, json=None,
                     headers: dict | None = None, final=lambda status, body: status < 500 and status not in (409, 429)):
@@ -193,19 +194,25 @@ class Shoppers:
         return outcome
 
     async def run(self, session, deadline_per_checkout: float) -> None:
+        """Place the checkouts paced evenly over the fault window (checkout i starts no earlier than
+        i/n of the way through it), at most one per shopper at a time."""
         queue: asyncio.Queue[int] = asyncio.Queue()
         for i in range(self.plan.checkouts):
             queue.put_nowait(i)
+        t0 = time.monotonic()
+        pace = 0.9 * self.plan.duration / max(1, self.plan.checkouts)
 
         async def shopper(user: dict) -> None:
             while True:
                 try:
-                    queue.get_nowait()
+                    i = queue.get_nowait()
                 except asyncio.QueueEmpty:
                     return
+                await asyncio.sleep(max(0.0, t0 + i * pace - time.monotonic()))
                 self.outcomes.append(await self.checkout(session, user, time.monotonic() + deadline_per_checkout))
 
         await asyncio.gather(*(shopper(u) for u in self.users))
+        self.elapsed = time.monotonic() - t0
 
 
 # --------------------------------------------------------------------------- the faults
@@ -218,8 +225,8 @@ class Injector:
         self.t0 = t0
         self.log: list[Injection] = []
 
-    def note(self, fault: str, target: str, detail: str, ok: bool = True) -> None:
-        self.log.append(Injection(round(time.monotonic() - self.t0, 1), fault, target, detail, ok))
+    def note(self, fault: str, target: str, detail: str, ok: bool = True, at: float | None = None) -> None:
+        self.log.append(Injection(round(time.monotonic() - self.t0, 1) if at is None else at, fault, target, detail, ok))
 
     async def at(self, fraction: float) -> None:
         await asyncio.sleep(max(0.0, self.t0 + fraction * self.plan.duration - time.monotonic()))
@@ -242,9 +249,10 @@ class Injector:
     async def window(self, session, start: float, end: float, service: str, spec: dict, label: str) -> None:
         await self.at(start)
         ok = await self.arm(session, service, spec)
+        at = round(time.monotonic() - self.t0, 1)
         self.note(label, service, f"{spec['point']} {spec['mode']} rate={spec.get('rate', 1)}"
                   + (f" delay={spec['delay_ms']}ms" if spec.get("delay_ms") else "")
-                  + f" for {round((end - start) * self.plan.duration)}s", ok)
+                  + f" for {round((end - start) * self.plan.duration)}s", ok, at=at)
         await self.at(end)
         await self.disarm(session, service, spec["point"])
 
@@ -266,20 +274,22 @@ class Injector:
             return
         os.kill(before, signal.SIGKILL)
         started = time.monotonic()
+        at = round(started - self.t0, 1)
         ok = await self._back(service, before)
         if not ok:  # supervisord gave up: start it by hand
             await asyncio.to_thread(local.supervisorctl, self.t.run, "start", service)
             ok = await self._back(service, before)
-        self.note("kill -9 + restart", service, f"pid {before}, back after {time.monotonic() - started:.1f}s", ok)
+        self.note("kill -9 + restart", service, f"pid {before}, back after {time.monotonic() - started:.1f}s", ok, at=at)
 
     async def restart(self, service: str, fraction: float) -> None:
         await self.at(fraction)
         before = await asyncio.to_thread(_pid, self.t.run, service)
         started = time.monotonic()
+        at = round(started - self.t0, 1)
         proc = await asyncio.to_thread(local.supervisorctl, self.t.run, "restart", service)
         ok = await self._back(service, before)
         self.note("restart app service", service, f"supervisorctl restart: {proc.stdout.strip()!r}, ready after "
-                  f"{time.monotonic() - started:.1f}s", ok and proc.returncode == 0)
+                  f"{time.monotonic() - started:.1f}s", ok and proc.returncode == 0, at=at)
 
     async def _back(self, service: str, old_pid: int, timeout: float = 45.0) -> bool:
         deadline = time.monotonic() + timeout
@@ -300,10 +310,11 @@ class Injector:
     async def cut_broker(self, start: float, end: float) -> None:
         await self.at(start)
         self.t.broker.cut()
+        at = round(time.monotonic() - self.t0, 1)
         await self.at(end)
         self.t.broker.restore()
         self.note("broker connections cut", "rabbitmq", f"every AMQP connection dropped at the proxy for "
-                  f"{round((end - start) * self.plan.duration)}s, then restored")
+                  f"{round((end - start) * self.plan.duration)}s, then restored", at=at)
 
     async def run(self) -> None:
         p = self.plan
@@ -400,7 +411,7 @@ async def run_chaos(target: Target, plan: Plan, *, scoped: bool = False, say=pri
         t_load = time.monotonic()
         injector = Injector(target, plan, t_load)
         await asyncio.gather(shoppers.run(session, deadline_per_checkout=plan.duration + 120), injector.run())
-        load_s = time.monotonic() - t_load
+        load_s = shoppers.elapsed
     say(f"load done in {load_s:.1f}s; waiting for the platform to settle")
     scope = {uuid.UUID(u["id"]) for u in shoppers.users} if scoped else None
     checks = await settle(model, stores, scope, timeout=plan.settle_timeout)

@@ -163,7 +163,8 @@ def _rabbitmqctl_queues(vhost: str) -> dict[str, tuple[int, int]]:
 
 async def read_queues(model: NetShopModel, stores: Stores) -> list[Queue]:
     """Ready and unacknowledged counts of every subscription queue and DLQ, and the DLQs' messages (peeked:
-    taken unacknowledged, then returned when the channel closes)."""
+    taken unacknowledged, then returned when the channel closes). Ready counts come from a passive declare
+    (exact); unacknowledged ones from rabbitmqctl (its statistics lag by a few seconds)."""
     counts = await asyncio.to_thread(_rabbitmqctl_queues, stores.vhost)
     queues = []
     conn = await aio_pika.connect(stores.amqp_url, timeout=10)
@@ -172,8 +173,13 @@ async def read_queues(model: NetShopModel, stores: Stores) -> list[Queue]:
         for event in model.events:
             for sub in event.subscriptions:
                 for name, dead in ((sub.queue, False), (sub.dead_letter_queue, True)):
-                    ready, unacked = counts.get(name, (0, 0))
-                    q = Queue(name, ready, unacked, dead)
+                    try:
+                        declared = await channel.declare_queue(name, passive=True)
+                        ready = declared.declaration_result.message_count or 0
+                    except aio_pika.exceptions.ChannelClosed:  # never declared: nothing was ever queued there
+                        channel = await conn.channel()
+                        ready = 0
+                    q = Queue(name, ready, counts.get(name, (0, 0))[1], dead)
                     if dead and ready:
                         queue = await channel.get_queue(name, ensure=False)
                         for _ in range(min(ready, 200)):
@@ -382,7 +388,7 @@ _EMPTY = Facts([], [], [], [], [], [], [], {}, {}, 0, {}, [], scoped=True)
 
 
 async def settle(model: NetShopModel, stores: Stores, scope: set[uuid.UUID] | None = None, timeout: float = 120.0,
-                 quiet: float = 3.0) -> list[Check]:
+                 quiet: float = 6.0) -> list[Check]:
     """Wait until the platform has settled (or time runs out), then check: returns the final verdicts."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
