@@ -327,9 +327,9 @@ class Injector:
                     jobs.append(self.kill(w, 0.15 + 0.08 * i))
             if p.cut_broker:
                 jobs.append(self.cut_broker(0.40, 0.50))
-            if p.payments_slow:  # past the client's 5 s timeout for some: authorisations land after orders gave up
+            if p.payments_slow:  # past orders' three 5 s attempts for some: authorisations land after orders gave up
                 jobs.append(self.window(session, 0.52, 0.62, "payments",
-                                        {"point": "payments.authorize", "mode": "delay", "rate": 0.3, "delay_ms": 5500},
+                                        {"point": "payments.authorize", "mode": "delay", "rate": 0.3, "delay_ms": 17_000},
                                         "payments slow"))
             if p.payments_failing:
                 jobs.append(self.window(session, 0.64, 0.72, "payments",
@@ -515,7 +515,7 @@ def print_report(report: Report, console=None) -> None:
     faults = Table(title="Faults injected", show_lines=False)
     for col in ("t (s)", "fault", "target", "detail", "ok"):
         faults.add_column(col)
-    for i in report.injections:
+    for i in sorted(report.injections, key=lambda i: i.at):
         if i.fault != "model fault point":
             faults.add_row(str(i.at), i.fault, i.target, i.detail, "yes" if i.ok else "[red]NO[/red]")
     sweep = [i for i in report.injections if i.fault == "model fault point"]

@@ -307,6 +307,45 @@ def _report_and_assert(report: chaos.Report) -> None:
 
 
 @pytest.mark.platform
+def test_an_authorisation_that_lands_after_the_saga_gave_up_is_voided(shop):
+    """Payments so slow that every authorise attempt outlives orders' 5 s timeout: the saga fails while the
+    authorisation is still on its way. It must not take "no payment yet" as proof; the reconciler voids the
+    authorisation once it lands."""
+    import time
+
+    import httpx
+
+    user = shop.user("slowcard")
+    r = shop.gateway.post("/api/cart/items", headers=user["headers"], json={"product_id": "sun-cap", "quantity": 1})
+    assert r.status_code == 201, r.text
+    # every attempt (orders tries three times, 5 s each) is held 17 s: the saga gives up before any lands
+    shop.fault("payments", "payments.authorize", mode="delay", delay_ms=17_000, remaining=3)
+    r = httpx.post(shop.url("api-gateway") + "/api/orders/checkout", timeout=60,
+                   headers={**user["headers"], "Idempotency-Key": uuid.uuid4().hex}, json={"card_number": chaos.CARD_OK})
+    assert r.status_code >= 400, r.text
+
+    def payments() -> list[str]:
+        async def q():
+            conn = await asyncpg.connect(host="127.0.0.1", user="postgres", database=shop.run.database)
+            try:
+                return [row["status"] for row in await conn.fetch(
+                    "SELECT p.status FROM payments.payments p JOIN orders.checkouts c ON p.reference = c.id::text WHERE c.user_id = $1",
+                    uuid.UUID(user["id"]))]
+            finally:
+                await conn.close()
+
+        return asyncio.run(q())
+
+    started = time.monotonic()
+    # THEN the late authorisation lands and is voided; the checkout ends failed with nothing left to compensate
+    assert shop.eventually(lambda: payments() == ["voided"], timeout=60), payments()
+    stores = Stores(database=shop.run.database, key_prefix=shop.run.key_prefix, vhost=shop.run.vhost)
+    checks = shop.eventually(lambda: (c := {c.name: c for c in asyncio.run(invariants.check(shop.model, stores, {uuid.UUID(user["id"])}))})
+                             and not failing(c) and c, timeout=30)
+    assert checks[invariants.failed_checkouts_leave_nothing(invariants._EMPTY).name].numbers["voided"] == 1, time.monotonic() - started
+
+
+@pytest.mark.platform
 def test_bounded_chaos_run_loses_and_duplicates_nothing(platform):
     """80 checkouts over 30 s while workers are killed, the broker is cut, persistence and payments fail,
     the cart service restarts and every model fault point is armed."""
