@@ -208,7 +208,8 @@ class Peer:
                             await self.peers.faults.hit(f"call:{self.peers.me}->{self.name}")
                     async with session.request(
                         "GET" if method == "ANY" else method, self.base + path, data=body, params=params, headers=headers,
-                        timeout=aiohttp.ClientTimeout(total=timeout) if timeout else None, allow_redirects=False,
+                        # an explicit None would switch aiohttp's timeout off: without one, the session's applies
+                        timeout=aiohttp.ClientTimeout(total=timeout) if timeout else session.timeout, allow_redirects=False,
                     ) as resp:
                         payload = await resp.read()
                         result = PeerResponse(self.name, resp.status, resp.headers, payload)
