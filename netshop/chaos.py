@@ -329,7 +329,7 @@ class Injector:
                 jobs.append(self.cut_broker(0.40, 0.50))
             if p.payments_slow:  # past orders' three 5 s attempts for some: authorisations land after orders gave up
                 jobs.append(self.window(session, 0.52, 0.62, "payments",
-                                        {"point": "payments.authorize", "mode": "delay", "rate": 0.3, "delay_ms": 17_000},
+                                        {"point": "payments.authorize", "mode": "delay", "rate": 0.3, "delay_ms": 25_000},
                                         "payments slow"))
             if p.payments_failing:
                 jobs.append(self.window(session, 0.64, 0.72, "payments",

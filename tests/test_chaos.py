@@ -354,8 +354,8 @@ def test_an_authorisation_that_lands_after_the_saga_gave_up_is_voided(shop):
     user = shop.user("slowcard")
     r = shop.gateway.post("/api/cart/items", headers=user["headers"], json={"product_id": "sun-cap", "quantity": 1})
     assert r.status_code == 201, r.text
-    # every attempt (orders tries three times, 5 s each) is held 17 s: the saga gives up before any lands
-    shop.fault("payments", "payments.authorize", mode="delay", delay_ms=17_000, remaining=3)
+    # every attempt (orders tries three times, 5 s each) is held 25 s: the saga gives up (after about 17 s) before any lands
+    shop.fault("payments", "payments.authorize", mode="delay", delay_ms=25_000, remaining=3)
     r = httpx.post(shop.url("api-gateway") + "/api/orders/checkout", timeout=60,
                    headers={**user["headers"], "Idempotency-Key": uuid.uuid4().hex}, json={"card_number": chaos.CARD_OK})
     assert r.status_code >= 400, r.text
