@@ -69,6 +69,11 @@ bench-web: setup  ## JS budget (< 150 KB gzipped) and home page interactive (< 1
 bench-generate: setup  ## time generate on NetShop and on models 10x and 100x its size
 	$(PY) bench/generate_scaling.py
 
+.PHONY: chaos
+chaos: setup  ## fault injection: 500 checkouts under kills, broker cuts, slow/failing payments; every invariant checked
+	@scripts/ensure-datastores.sh
+	$(VENV)/bin/netshop chaos --checkouts 500
+
 clean:
 	rm -rf $(VENV) $(NCA_VENV) $(CHECKOV_VENV) .pytest_cache build
 

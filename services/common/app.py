@@ -61,6 +61,8 @@ class ServiceRuntime:
         self.redis = None
         self.bus = None
         self.faults = Faults(self.settings.fault_injection, points(model, name))
+        if self.peers is not None:
+            self.peers.faults = self.faults
         self.started = time.time()
         self._ready: dict[str, bool] = {k: False for k in kinds}
         self._startup: list[Hook] = []

@@ -9,6 +9,7 @@ on this kind of machine (bench/client_hop.py).
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
@@ -21,6 +22,7 @@ from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt,
 from model.schema import Route
 
 from . import context, metrics
+from .faults import FaultInjected
 from .identity import Identity
 from .problems import Problem
 from .servicetoken import HEADER as TOKEN_HEADER
@@ -102,6 +104,7 @@ class Peers:
         }
         self.session: aiohttp.ClientSession | None = None
         self._peers: dict[str, Peer] = {}
+        self.faults = None  # the runtime's Faults: `call:<me>-><peer>` points act like a failing or slow peer
 
     async def start(self) -> None:
         if self.session is None:
@@ -200,13 +203,17 @@ class Peer:
         try:
             async with breaker:
                 try:
+                    if self.peers.faults is not None:
+                        async with asyncio.timeout(timeout or self.peers.timeout):
+                            await self.peers.faults.hit(f"call:{self.peers.me}->{self.name}")
                     async with session.request(
                         "GET" if method == "ANY" else method, self.base + path, data=body, params=params, headers=headers,
-                        timeout=aiohttp.ClientTimeout(total=timeout) if timeout else None, allow_redirects=False,
+                        # an explicit None would switch aiohttp's timeout off: without one, the session's applies
+                        timeout=aiohttp.ClientTimeout(total=timeout) if timeout else session.timeout, allow_redirects=False,
                     ) as resp:
                         payload = await resp.read()
                         result = PeerResponse(self.name, resp.status, resp.headers, payload)
-                except (aiohttp.ClientError, TimeoutError) as exc:
+                except (aiohttp.ClientError, TimeoutError, FaultInjected) as exc:
                     raise _Transient(cause=exc) from exc
                 status = str(result.status)
                 if result.status in RETRYABLE_STATUS:

@@ -37,7 +37,7 @@ def points(model: NetShopModel, service: str) -> list[str]:
     return sorted(pts)
 
 
-BUSINESS_POINTS = {"orders": ("persist",)}
+BUSINESS_POINTS = {"orders": ("persist",), "payments": ("authorize",)}
 
 
 @dataclass

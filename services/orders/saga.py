@@ -35,6 +35,9 @@ log = logging.getLogger("netshop.orders.saga")
 tracer = trace.get_tracer("netshop.orders")
 EVENT = "order.created"
 STUCK_AFTER_SECONDS = 60
+# An authorise request can still be in flight at payments this long after the checkout started (client
+# timeout x attempts, plus a slow card network): before then, "no payment for this reference" is not proof.
+AUTH_SETTLE_SECONDS = 30
 
 
 def payment_key(checkout_id: uuid.UUID) -> str:
@@ -46,6 +49,10 @@ async def step(conn: asyncpg.Connection | asyncpg.Pool, checkout_id: uuid.UUID, 
     await conn.execute(
         "INSERT INTO saga_steps (checkout_id, step, outcome, detail) VALUES ($1, $2, $3, $4)", checkout_id, name, outcome, detail
     )
+
+
+class CheckoutAbandoned(Exception):
+    """The reconciler declared this checkout interrupted while it was still running."""
 
 
 class CheckoutFailed(Problem):
@@ -160,12 +167,18 @@ async def run(user_id: uuid.UUID, key: str, card_number: str) -> tuple[dict, boo
                 event_id, EVENT, checkout_id, payload, carrier,
             )
             await step(conn, checkout_id, "order_stored", detail={"order_id": str(order_id)})
-            await conn.execute(
-                "UPDATE checkouts SET status = 'completed', order_id = $2, updated_at = now() WHERE id = $1", checkout_id, order_id
+            done = await conn.execute(
+                "UPDATE checkouts SET status = 'completed', order_id = $2, updated_at = now() WHERE id = $1 AND status = 'started'",
+                checkout_id, order_id,
             )
-    except (FaultInjected, asyncpg.PostgresError, OSError, asyncio.TimeoutError) as exc:
+            if done != "UPDATE 1":  # the reconciler gave this checkout up meanwhile: never store an order it voided
+                raise CheckoutAbandoned(f"checkout {checkout_id} was reconciled while running")
+    except (FaultInjected, CheckoutAbandoned, asyncpg.PostgresError, OSError, asyncio.TimeoutError) as exc:
         log.warning("storing order for checkout %s failed (%s); voiding payment %s", checkout_id, exc, payment_id)
         voided = await void(payment_id)
+        if not voided:  # left authorised: the reconciler finds it by reference and voids it
+            async with pool.acquire() as conn:
+                await conn.execute("UPDATE checkouts SET compensation_pending = true, updated_at = now() WHERE id = $1", checkout_id)
         raise await _fail(
             pool, checkout_id,
             Problem(503, "The order could not be stored; the payment authorisation was voided. Please try again.",
@@ -209,8 +222,11 @@ async def compensate(pool: asyncpg.Pool, checkout_id: uuid.UUID) -> bool:
     if resp is not None and resp.status == 200:
         found = resp.json()
         done = found["status"] in ("voided", "declined") or (found["status"] == "authorized" and await void(uuid.UUID(found["payment_id"])))
-    elif resp is not None and resp.status == 404:
-        done = True
+    elif resp is not None and resp.status == 404:  # nothing authorised, unless a slow authorise is still in flight
+        async with pool.acquire() as conn:
+            done = await conn.fetchval(
+                f"SELECT created_at < now() - interval '{AUTH_SETTLE_SECONDS} seconds' FROM checkouts WHERE id = $1", checkout_id
+            )
     async with pool.acquire() as conn:
         await conn.execute("UPDATE checkouts SET compensation_pending = $2, updated_at = now() WHERE id = $1", checkout_id, not done)
     return done

@@ -52,6 +52,7 @@ async def authorize(body: Authorization, idempotency_key: Annotated[str, Header(
     """Declined cards answer 402 with a code. Repeating a key returns the first answer; reusing it for a
     different request is a 409."""
     digest = hashlib.sha256(f"{body.amount_minor}|{body.currency}|{body.card_number}".encode()).hexdigest()
+    await runtime.faults.hit("payments.authorize")  # the card network: slow or failing in a chaos window
     decline = decide(body.card_number)
     pool = runtime.require_db()
     async with pool.acquire() as conn:
