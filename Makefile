@@ -77,3 +77,12 @@ prometheus-local:  ## local Prometheus on 127.0.0.1:9090 scraping every service 
 	@mkdir -p .netshop/prometheus
 	prometheus --config.file=generated/observability/local/prometheus.yml --storage.tsdb.path=.netshop/prometheus \
 	  --web.listen-address=127.0.0.1:9090 --log.level=warn
+
+.PHONY: bench verify-report
+BENCH_ARGS ?=
+bench: setup  ## load and footprint of the whole platform, side by side (BENCH_ARGS=--soak: 100 users for 5 min) -> bench/results/
+	@scripts/ensure-datastores.sh
+	$(PY) bench/load.py $(BENCH_ARGS)
+
+verify-report: setup  ## docs/verification.md from every bench/results/*.json (load, chaos, security)
+	$(PY) -m netshop.verification
