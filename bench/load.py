@@ -38,6 +38,8 @@ def parse(argv: list[str]) -> tuple[argparse.Namespace, bench.Options]:
     ap.add_argument("--users", type=int, help="concurrent users in the journey")
     ap.add_argument("--journey-s", type=float, help="journey duration in seconds")
     ap.add_argument("--concurrency", type=int, help="shoppers in the checkout phase (and the raw loop's concurrency)")
+    ap.add_argument("--trace-ratio", type=float, default=1.0,
+                    help="share of traces sampled (OTEL_TRACES_SAMPLER=parentbased_traceidratio); 1.0 = as `make up` runs")
     ap.add_argument("--no-save", action="store_true", help="print only; do not store bench/results/load-*.json")
     ap.add_argument("--results", type=Path, default=results.RESULTS, help="where results are stored")
     ap.add_argument("--keep-logs", type=Path, help="copy the platform's logs here afterwards")
@@ -53,11 +55,10 @@ def parse(argv: list[str]) -> tuple[argparse.Namespace, bench.Options]:
 
 
 def command_line(args: argparse.Namespace) -> str:
-    if args.soak:
-        return "make bench BENCH_ARGS=--soak"
-    if args.quick:
-        return "make bench BENCH_ARGS=--quick"
-    return "make bench"
+    extra = [a for a in ("--soak" if args.soak else "", "--quick" if args.quick else "",
+                         f"--trace-ratio {args.trace_ratio:g}" if args.trace_ratio < 1.0 else "") if a]
+    joined = " ".join(extra)
+    return "make bench" + (f" BENCH_ARGS='{joined}'" if " " in joined else f" BENCH_ARGS={joined}" if joined else "")
 
 
 def report(fig: dict, checks: list[results.Check]) -> None:
@@ -96,7 +97,9 @@ def main(argv: list[str]) -> int:
     started = datetime.now(UTC)
     t0 = time.perf_counter()
     run_dir = Path(tempfile.mkdtemp(prefix="netshop-bench-"))
-    run, lock = bench.bench_run(run_dir)
+    sampling = {} if args.trace_ratio >= 1.0 else {"OTEL_TRACES_SAMPLER": "parentbased_traceidratio",
+                                                   "OTEL_TRACES_SAMPLER_ARG": str(args.trace_ratio)}
+    run, lock = bench.bench_run(run_dir, sampling)
     load_before = round(os.getloadavg()[0], 2)
     print(f"starting a bench platform at port offset {run.offset} (logs in {run_dir})")
     try:
@@ -119,13 +122,15 @@ def main(argv: list[str]) -> int:
     fig["checkout_concurrency"] = opts.checkout_concurrency
     fig["machine_load_avg_1m_before"] = load_before
     fig["mode"] = "soak" if opts.soak else "quick" if args.quick else "standard"
+    fig["trace_sample_ratio"] = min(1.0, args.trace_ratio)
     checks = bench.checks(fig, opts)
     report(fig, checks)
     if not args.no_save:
         previous = results.load_all(args.results).get("load", [])
         path = results.write("load", command_line(args), started, time.perf_counter() - t0, fig, checks, folder=args.results)
         print(f"\nstored {path.relative_to(results.REPO) if path.is_relative_to(results.REPO) else path}")
-        comparable = [r for r in previous if r.figures.get("mode") == fig["mode"]]
+        comparable = [r for r in previous if r.figures.get("mode") == fig["mode"]
+                      and r.figures.get("trace_sample_ratio", 1.0) == fig["trace_sample_ratio"]]
         results.print_deltas(results.read(path), comparable[-1] if comparable else None)
     return 0 if all(c.passed for c in checks) else 1
 
