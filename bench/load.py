@@ -101,6 +101,7 @@ def main(argv: list[str]) -> int:
                                                    "OTEL_TRACES_SAMPLER_ARG": str(args.trace_ratio)}
     run, lock = bench.bench_run(run_dir, sampling)
     load_before = round(os.getloadavg()[0], 2)
+    measured = False
     print(f"starting a bench platform at port offset {run.offset} (logs in {run_dir})")
     try:
         s0 = time.perf_counter()
@@ -111,12 +112,16 @@ def main(argv: list[str]) -> int:
             raise SystemExit(f"platform not ready after {startup:.0f} s: {missing}; logs in {run_dir}")
         print(f"all {len(ready)} services ready in {startup:.1f} s")
         fig = asyncio.run(bench.measure(run, opts))
+        measured = True
     finally:
         local.down(run)
         asyncio.run(local.drop_datastores(run, model))
         if args.keep_logs:
             shutil.copytree(run_dir, args.keep_logs, dirs_exist_ok=True)
-        shutil.rmtree(run_dir, ignore_errors=True)
+        if measured:
+            shutil.rmtree(run_dir, ignore_errors=True)
+        else:
+            print(f"the platform's logs stay in {run_dir}")
         lock.close()
     fig["startup_s"] = round(startup, 2)
     fig["checkout_concurrency"] = opts.checkout_concurrency

@@ -128,12 +128,18 @@ def journey_from_model(model: NetShopModel) -> tuple[Step, ...]:
 
 def free_offset() -> tuple[int, Any]:
     """A port offset at which every platform port is free, reserved with the same lock files the test fixture
-    uses, so a bench never collides with a test platform."""
+    uses, so a bench never collides with a test platform. Offsets that keep the services' ports below the
+    kernel's ephemeral range come first: outgoing connections of other platforms on a busy machine take ports
+    from that range and made a service's bind fail mid-start-up."""
     model = load_model()
-    ports = [s.port for s in model.services] + [16686, 8999]
-    start = (os.getpid() + 45) % 90
-    for k in range(start, start + 90):
-        offset = 20000 + 300 * (k % 90)
+    service_ports = [s.port for s in model.services]
+    ports = service_ports + [16686, 8999]
+    try:
+        ephemeral = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        ephemeral = 32768
+    offsets = sorted((20000 + 300 * k for k in range(90)), key=lambda o: (max(service_ports) + o >= ephemeral, o))
+    for offset in offsets:
         lock = open(f"/tmp/netshop-test-offset-{offset}.lock", "w")
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
