@@ -72,6 +72,9 @@ def report(fig: dict, checks: list[results.Check]) -> None:
     p(f"raw limit (PG tx + confirm) {fig['raw_per_s']:.0f}/s at concurrency {fig['checkout_concurrency']} (p50 {fig['raw_p50_ms']:.1f} ms)")
     p(f"checkout saga              {fig['checkout_per_s']:.1f}/s (p50 {fig['checkout_p50_ms']:.0f} ms, p95 {fig['checkout_p95_ms']:.0f} ms, "
       f"errors {fig['checkout_error_rate']:.2%}) = {fig['checkout_vs_raw']:.1%} of raw")
+    p(f"  untraced                 {fig['checkout_untraced_per_s']:.1f}/s (p50 {fig['checkout_untraced_p50_ms']:.0f} ms) = "
+      f"{fig['checkout_untraced_vs_raw']:.1%} of raw; tracing every request costs {1 - 1 / fig['tracing_cost_ratio']:.0%} "
+      "of checkout throughput" if fig["tracing_cost_ratio"] else "  untraced                 no checkout completed")
     p(f"order.created fan-out      {fig['fanout_events']} events at {fig['fanout_rate_per_s']:.0f}/s: lag p50 {fig['fanout_lag_p50_ms']:.0f} ms, "
       f"p95 {fig['fanout_lag_p95_ms']:.0f} ms (slowest worker mostly {fig['fanout_slowest_worker']}), missing {fig['fanout_missing']}")
     p(f"journey                    {fig['journey_users']} users for {fig['journey_seconds']:g} s, errors {fig['journey_errors']}"

@@ -217,6 +217,14 @@ class Shopper:
         self.address = f"10.{(n >> 16) & 255}.{(n >> 8) & 255}.{n & 255}"
         self.headers = {"X-Forwarded-For": self.address}
         self.basket = 0
+        self.traced = True
+
+    def _trace_header(self) -> dict[str, str]:
+        """An untraced shopper sends a W3C parent marked not-sampled: the services' parent-based sampler then
+        records nothing for the whole request, down to the workers (tracing cost, measured side by side)."""
+        if self.traced:
+            return {}
+        return {"traceparent": f"00-{uuid.uuid4().hex}-{uuid.uuid4().hex[:16]}-00"}
 
     async def call(self, method: str, path: str, samples: Samples | None, *, json: Any = None, expect: tuple[int, ...] = (200,),
                    headers: dict[str, str] | None = None) -> Any:
@@ -224,7 +232,7 @@ class Shopper:
         try:
             async with self.session.request(method, self.base + path, data=orjson.dumps(json) if json is not None else None,
                                             headers={**self.headers, **({"Content-Type": "application/json"} if json is not None else {}),
-                                                     **(headers or {})}) as r:
+                                                     **self._trace_header(), **(headers or {})}) as r:
                 body = await r.read()
                 if r.status not in expect:
                     if samples is not None:
@@ -367,27 +375,46 @@ async def raw_limit(run: local.Run, model: NetShopModel, concurrency: int, secon
         await pool.close()
 
 
-async def checkout_phase(users: list[Shopper], products: list[str], seconds: float) -> tuple[dict[str, float], Samples, Samples]:
-    """Every shopper loops add-to-cart -> checkout; checkouts per second over the phase."""
-    adds, checkouts = Samples(), Samples()
-    deadline = time.perf_counter() + seconds
+async def checkout_phase(users: list[Shopper], products: list[str], seconds: float, slices: int = 4
+                         ) -> tuple[dict[str, float], Samples, Samples]:
+    """Every shopper loops add-to-cart -> checkout; checkouts per second. The phase alternates traced and untraced
+    slices (every request traced, as `make up` runs, then none), so tracing's cost is measured side by side."""
+    adds = Samples()
+    runs: dict[bool, list[tuple[Samples, float]]] = {True: [], False: []}
 
-    async def loop(u: Shopper) -> None:
+    async def loop(u: Shopper, deadline: float, done: Samples) -> None:
         rng = random.Random(u.address)
         while time.perf_counter() < deadline:
             if u.basket == 0 and not await u.add_to_cart(rng.choice(products), adds):
                 await asyncio.sleep(0.1)  # a failing platform is reported, not hammered
                 continue
-            if not await u.checkout(checkouts):
+            if not await u.checkout(done):
                 await asyncio.sleep(0.1)
 
-    t0 = time.perf_counter()
-    await asyncio.gather(*(loop(u) for u in users))
-    wall = time.perf_counter() - t0
-    c = checkouts.summary(wall)
+    for k in range(slices):
+        traced = k % 2 == 0
+        for u in users:
+            u.traced = traced
+        done = Samples()
+        t0 = time.perf_counter()
+        await asyncio.gather(*(loop(u, t0 + seconds / slices, done) for u in users))
+        runs[traced].append((done, time.perf_counter() - t0))
+    for u in users:
+        u.traced = True
+
+    def merged(traced: bool) -> tuple[Samples, float]:
+        all_ = Samples(latencies=[x for smp, _ in runs[traced] for x in smp.latencies], errors=sum(smp.errors for smp, _ in runs[traced]))
+        return all_, sum(w for _, w in runs[traced])
+
+    checkouts, wall = merged(True)
+    bare, bare_wall = merged(False)
+    c, u = checkouts.summary(wall), bare.summary(bare_wall)
     return ({"checkout_per_s": c["per_s"], "checkout_p50_ms": c["p50_ms"], "checkout_p95_ms": c["p95_ms"],
              "checkout_p99_ms": c["p99_ms"], "checkout_error_rate": c["error_rate"],
-             "checkout_add_to_cart_p50_ms": adds.summary(wall)["p50_ms"]}, checkouts, adds)
+             "checkout_untraced_per_s": u["per_s"], "checkout_untraced_p50_ms": u["p50_ms"],
+             "checkout_untraced_error_rate": u["error_rate"],
+             "tracing_cost_ratio": round(u["per_s"] / c["per_s"], 2) if c["per_s"] else 0.0,
+             "checkout_add_to_cart_p50_ms": adds.summary(wall + bare_wall)["p50_ms"]}, checkouts, adds)
 
 
 async def fanout_lag(run: local.Run, model: NetShopModel, products: list[str], rate: float, seconds: float,
@@ -617,11 +644,13 @@ async def measure(run: local.Run, opts: Options, log=print) -> dict[str, Any]:
         log(f"raw limit: PostgreSQL transaction + confirmed publish, concurrency {opts.checkout_concurrency}, {opts.raw_s:g} s")
         fig.update(await raw_limit(run, model, opts.checkout_concurrency, opts.raw_s))
 
-        log(f"checkout: {opts.checkout_concurrency} shoppers looping add-to-cart -> checkout, {opts.checkout_s:g} s")
+        log(f"checkout: {opts.checkout_concurrency} shoppers looping add-to-cart -> checkout, {opts.checkout_s:g} s "
+            "(alternating traced and untraced slices)")
         buyers = await shoppers(http, gateway, opts.checkout_concurrency, first=1)
         c, _, _ = await checkout_phase(buyers, products, opts.checkout_s)
         fig.update(c)
         fig["checkout_vs_raw"] = round(fig["checkout_per_s"] / fig["raw_per_s"], 4) if fig["raw_per_s"] else 0.0
+        fig["checkout_untraced_vs_raw"] = round(fig["checkout_untraced_per_s"] / fig["raw_per_s"], 4) if fig["raw_per_s"] else 0.0
 
         log(f"fan-out: order.created at {opts.fanout_rate:g}/s for {opts.fanout_s:g} s")
         fig.update(await fanout_lag(run, model, products, opts.fanout_rate, opts.fanout_s))
