@@ -621,6 +621,8 @@ def checks(fig: dict[str, Any], opts: Options) -> list[Check]:
         at_most(f"order.created fan-out lag p95 at {opts.fanout_rate:g}/s", fig["fanout_lag_p95_ms"], TARGETS["fanout_lag_p95_ms"], " ms"),
         equals("fan-out events without every effect", fig["fanout_missing"], 0),
         below("platform RSS (all supervised processes, peak)", fig["platform_rss_gib"], TARGETS["rss_gib"], " GiB"),
+        # RSS sums count each shared library page once per process; PSS shares them out (what the platform occupies)
+        below("platform PSS (all supervised processes, peak)", fig["platform_pss_gib"], TARGETS["rss_gib"], " GiB"),
         equals(f"journey errors ({opts.users} users, {opts.journey_s:g} s)", fig["journey_errors"], 0),
     ]
     return out
