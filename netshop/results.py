@@ -178,13 +178,19 @@ def format_delta(now: Any, old: Any, change: float | None) -> str:
     return f"{change:+.1%} (was {old})"
 
 
-def print_deltas(latest: Run, previous: Run | None, out=sys.stdout) -> None:
+def print_deltas(latest: Run, previous: Run | None, out=sys.stdout, threshold: float = 0.01) -> None:
+    """Print the figures that moved by at least `threshold` (relative), are new, or changed text."""
     if previous is None:
         print(f"no earlier {latest.suite} run to compare with", file=out)
         return
     print(f"change against the previous {latest.suite} run ({previous.started}):", file=out)
+    steady = 0
     for name, (now, old, change) in deltas(latest, previous).items():
+        if old is not None and (now == old or (change is not None and abs(change) < threshold)):
+            steady += 1
+            continue
         print(f"  {name:<44} {now!s:>14}  {format_delta(now, old, change)}", file=out)
+    print(f"  ({steady} other figures within {threshold:.0%})", file=out)
 
 
 # --------------------------------------------------------------------------- statistics
