@@ -17,8 +17,8 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 
 MAX_TRACES = 5000
 # Footprint (bench/load.py): a span costs ~3 KiB here (38k spans: 189 MiB RSS) and a checkout trace has ~50,
-# so 5000 checkout traces would hold ~750 MiB. Oldest traces go first once either bound is reached.
-MAX_SPANS = 20_000
+# so 5000 checkout traces would hold ~750 MiB; 10k spans keep the last ~200 checkouts. Oldest traces go first.
+MAX_SPANS = 10_000
 KINDS = {0: "unspecified", 1: "internal", 2: "server", 3: "client", 4: "producer", 5: "consumer"}
 
 app = FastAPI(title="NetShop local trace backend")
