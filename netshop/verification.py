@@ -51,17 +51,23 @@ def _machine(m: dict) -> str:
     return ", ".join(parts)
 
 
-def suite_section(suite: str, runs: list[Run]) -> list[str]:
-    title, default_command = TITLES.get(suite, (suite.title(), "?"))
-    lines = [f"## {title} (`{suite}`)", ""]
+def by_command(runs: list[Run]) -> dict[str, list[Run]]:
+    """A suite's runs grouped by the command that produced them (oldest first), commands in name order: a long
+    mode (e.g. the 5-minute soak) is shown and compared beside the standard run, never against it."""
+    groups: dict[str, list[Run]] = {}
+    for r in runs:
+        groups.setdefault(r.command, []).append(r)
+    return {c: groups[c] for c in sorted(groups)}
+
+
+def run_section(runs: list[Run]) -> list[str]:
     latest, previous = results.latest_two(runs)
-    if latest is None:
-        return lines + [f"No run stored yet: `{default_command}` stores one in `bench/results/`.", ""]
+    assert latest is not None
     passed = sum(1 for c in latest.checks if c["pass"])
     verdict = "every check passes" if latest.passed else f"**{len(latest.checks) - passed} of {len(latest.checks)} checks miss**"
-    lines += [
-        f"Latest run: **{latest.started}**, `{latest.command}`, {latest.duration_s:.0f} s — {passed} of {len(latest.checks)} "
-        f"checks pass ({verdict}).",
+    lines = [
+        f"### `{latest.command}`", "",
+        f"Latest run: **{latest.started}**, {latest.duration_s:.0f} s — {passed} of {len(latest.checks)} checks pass ({verdict}).",
         "",
         f"Machine: {_machine(latest.machine)}.",
         "",
@@ -69,7 +75,7 @@ def suite_section(suite: str, runs: list[Run]) -> list[str]:
     if latest.path is not None:
         lines += [f"Result file: `bench/results/{latest.path.name}`" + (
             f"; compared with `bench/results/{previous.path.name}` ({previous.started})." if previous and previous.path else
-            "; no earlier run to compare with."), ""]
+            "; no earlier run of this command to compare with."), ""]
     before = {c["name"]: c for c in previous.checks} if previous else {}
     lines += ["| Check | Value | Target | Result | Previous |", "|---|---|---|---|---|"]
     for c in latest.checks:
@@ -82,11 +88,21 @@ def suite_section(suite: str, runs: list[Run]) -> list[str]:
         change_text = "new" if old is None else ("—" if change is None else f"{change:+.1%}")
         lines.append(f"| `{name}` | {value(now)} | {'—' if old is None else value(old)} | {change_text} |")
     if len(runs) > 1:
-        lines += ["", "Earlier runs:", ""]
+        lines += ["", "Earlier runs of this command:", ""]
         for r in reversed(runs[:-1]):
             ok = sum(1 for c in r.checks if c["pass"])
-            lines.append(f"- {r.started}: `{r.command}`, {ok} of {len(r.checks)} checks pass")
+            lines.append(f"- {r.started}: {ok} of {len(r.checks)} checks pass")
     return lines + [""]
+
+
+def suite_section(suite: str, runs: list[Run]) -> list[str]:
+    title, default_command = TITLES.get(suite, (suite.title(), "?"))
+    lines = [f"## {title} (`{suite}`)", ""]
+    if not runs:
+        return lines + [f"No run stored yet: `{default_command}` stores one in `bench/results/`.", ""]
+    for group in by_command(runs).values():
+        lines += run_section(group)
+    return lines
 
 
 def render(runs: dict[str, list[Run]]) -> str:
@@ -94,19 +110,20 @@ def render(runs: dict[str, list[Run]]) -> str:
     lines = [
         HEADER, "", "# Verification", "",
         "The latest figures of NetShop's proving suites, each with the command that produced it, when and where it ran, "
-        "its checks against the targets, and the change since the run before. Figures measured on a shared machine are "
-        "noisy; each suite compares what it compares side by side, within the same run.", "",
+        "its checks against the targets, and the change since the previous run of the same command. Figures measured on "
+        "a shared machine are noisy; each suite compares what it compares side by side, within the same run.", "",
         "| Suite | Command | Latest run | Checks |", "|---|---|---|---|",
     ]
     for s in suites:
         title, default_command = TITLES.get(s, (s.title(), "?"))
-        latest, _ = results.latest_two(runs.get(s, []))
-        if latest is None:
+        if not runs.get(s):
             lines.append(f"| {title} | `{default_command}` | none yet | — |")
-        else:
+            continue
+        for command, group in by_command(runs[s]).items():
+            latest = group[-1]
             ok = sum(1 for c in latest.checks if c["pass"])
             state = "all pass" if latest.passed else f"{len(latest.checks) - ok} **MISS**"
-            lines.append(f"| {title} | `{latest.command}` | {latest.started} | {ok}/{len(latest.checks)} pass, {state} |")
+            lines.append(f"| {title} | `{command}` | {latest.started} | {ok}/{len(latest.checks)} pass, {state} |")
     lines.append("")
     for s in suites:
         lines += suite_section(s, runs.get(s, []))

@@ -123,6 +123,19 @@ def test_verification_page_renders_pass_miss_command_machine_and_delta(tmp_path)
     assert verification.render(results.load_all(tmp_path)) == page  # same inputs, same bytes
 
 
+def test_each_command_of_a_suite_is_shown_and_compared_on_its_own(tmp_path):
+    _store(tmp_path, 1, {"journey_errors": 0}, [results.equals("journey errors", 0, 0)])
+    results.write("load", "make bench BENCH_ARGS=--soak", datetime(2026, 1, 2, tzinfo=UTC), 400.0, {"journey_errors": 3},
+                  [results.equals("journey errors", 3, 0)], folder=tmp_path)
+    _store(tmp_path, 3, {"journey_errors": 0}, [results.equals("journey errors", 0, 0)])
+    page = verification.render(results.load_all(tmp_path))
+    soak = page.split("### `make bench BENCH_ARGS=--soak`")[1]
+    assert "| journey errors | 3 | == 0 | **MISS** | — |" in soak and "no earlier run of this command" in soak
+    standard = page.split("### `make bench`")[1].split("###")[0]
+    assert "| journey errors | 0 | == 0 | pass | 0 (pass) |" in standard
+    assert "| Load and footprint | `make bench BENCH_ARGS=--soak` | 2026-01-02T00:00:00+00:00 | 0/1 pass, 1 **MISS** |" in page
+
+
 def test_verify_report_check_mode_spots_a_stale_page(tmp_path):
     _store(tmp_path, 1, {"x": 1}, [])
     out = tmp_path / "verification.md"
