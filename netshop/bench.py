@@ -607,8 +607,10 @@ class Options:
 
     @classmethod
     def soak_run(cls) -> Options:
-        """100 concurrent users for 5 minutes (the zero-error bar), plus the other phases at their normal size."""
-        return cls(users=100, journey_s=300, think_s=0.5, soak=True)
+        """100 concurrent users for 5 minutes (the zero-error bar), plus the other phases at their normal size. A user
+        pauses between steps, uniformly 0-4 s (2 s on average, as load tools' shoppers do); without pauses 100
+        users are a saturation test, not 100 shoppers."""
+        return cls(users=100, journey_s=300, think_s=2.0, soak=True)
 
 
 TARGETS = {"checkout_vs_raw": 0.30, "gateway_overhead_p50_ms": 2.0, "fanout_lag_p95_ms": 250.0, "rss_gib": 1.5}
@@ -665,6 +667,7 @@ async def measure(run: local.Run, opts: Options, log=print) -> dict[str, Any]:
                 fig[f"journey_{name}_{k}"] = v
         fig["journey_users"] = opts.users
         fig["journey_seconds"] = opts.journey_s
+        fig["journey_think_s"] = opts.think_s
         fig["journey_errors"] = sum(kinds.values())
         fig["journey_error_kinds"] = "; ".join(f"{k} x{v}" for k, v in sorted(kinds.items())) or "none"
         after = footprint(run)
