@@ -97,3 +97,11 @@ security: setup  ## fuzz every API (full pass), JWT/brute-force/injection/body/l
 	@scripts/ensure-datastores.sh
 	$(PY) bench/security.py $(SECURITY_ARGS)
 
+.PHONY: bench verify-report
+BENCH_ARGS ?=
+bench: setup  ## load and footprint of the whole platform, side by side (BENCH_ARGS=--soak: 100 users for 5 min) -> bench/results/
+	@scripts/ensure-datastores.sh
+	$(PY) bench/load.py $(BENCH_ARGS)
+
+verify-report: setup  ## docs/verification.md from every bench/results/*.json (load, chaos, security)
+	$(PY) -m netshop.verification

@@ -16,10 +16,14 @@ from google.protobuf.json_format import Parse
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest, ExportTraceServiceResponse
 
 MAX_TRACES = 5000
+# Footprint (bench/load.py): a span costs ~3 KiB here (38k spans: 189 MiB RSS) and a checkout trace has ~50,
+# so 5000 checkout traces would hold ~750 MiB; 10k spans keep the last ~200 checkouts. Oldest traces go first.
+MAX_SPANS = 10_000
 KINDS = {0: "unspecified", 1: "internal", 2: "server", 3: "client", 4: "producer", 5: "consumer"}
 
 app = FastAPI(title="NetShop local trace backend")
 traces: OrderedDict[str, dict[str, Any]] = OrderedDict()
+held = {"spans": 0}
 
 
 def _value(v) -> Any:
@@ -56,8 +60,10 @@ def ingest(request: ExportTraceServiceRequest) -> int:
                     "tags": tags, "processID": pid,
                 })
                 count += 1
-    while len(traces) > MAX_TRACES:
-        traces.popitem(last=False)
+    held["spans"] += count
+    while len(traces) > MAX_TRACES or (held["spans"] > MAX_SPANS and len(traces) > 1):
+        _, oldest = traces.popitem(last=False)
+        held["spans"] -= len(oldest["spans"])
     return count
 
 

@@ -80,7 +80,9 @@ class ServiceRuntime:
         problems.install(self.app)
         self._install_ops_routes()
         self.app.add_middleware(_Middleware, runtime=self)
-        FastAPIInstrumentor.instrument_app(self.app, excluded_urls="healthz,readyz,metrics")
+        # One server span per request: the ASGI "http send/receive" child spans cost more than the handler on
+        # small requests (perf, bench/load.py) and the console hides them anyway.
+        FastAPIInstrumentor.instrument_app(self.app, excluded_urls="healthz,readyz,metrics", exclude_spans=["receive", "send"])
 
     # ----------------------------------------------------------------- hooks
 
