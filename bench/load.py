@@ -102,7 +102,7 @@ def main(argv: list[str]) -> int:
     run_dir = Path(tempfile.mkdtemp(prefix="netshop-bench-"))
     sampling = {} if args.trace_ratio >= 1.0 else {"OTEL_TRACES_SAMPLER": "parentbased_traceidratio",
                                                    "OTEL_TRACES_SAMPLER_ARG": str(args.trace_ratio)}
-    run, lock = bench.bench_run(run_dir, sampling)
+    run = bench.bench_run(run_dir, sampling)
     load_before = round(os.getloadavg()[0], 2)
     measured = False
     print(f"starting a bench platform at port offset {run.offset} (logs in {run_dir})")
@@ -125,7 +125,6 @@ def main(argv: list[str]) -> int:
             shutil.rmtree(run_dir, ignore_errors=True)
         else:
             print(f"the platform's logs stay in {run_dir}")
-        lock.close()
     fig["startup_s"] = round(startup, 2)
     fig["checkout_concurrency"] = opts.checkout_concurrency
     fig["machine_load_avg_1m_before"] = load_before

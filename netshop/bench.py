@@ -20,10 +20,8 @@ database, vhost and key prefix, like the test fixture):
 from __future__ import annotations
 
 import asyncio
-import fcntl
 import os
 import random
-import socket
 import time
 import uuid
 from collections import defaultdict
@@ -126,43 +124,12 @@ def journey_from_model(model: NetShopModel) -> tuple[Step, ...]:
 # --------------------------------------------------------------------------- the platform under test
 
 
-def free_offset() -> tuple[int, Any]:
-    """A port offset at which every platform port is free, reserved with the same lock files the test fixture
-    uses, so a bench never collides with a test platform. Offsets that keep the services' ports below the
-    kernel's ephemeral range come first: outgoing connections of other platforms on a busy machine take ports
-    from that range and made a service's bind fail mid-start-up."""
-    model = load_model()
-    service_ports = [s.port for s in model.services]
-    ports = service_ports + [16686, 8999]
-    try:
-        ephemeral = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
-    except (OSError, ValueError, IndexError):
-        ephemeral = 32768
-    offsets = sorted((20000 + 300 * k for k in range(90)), key=lambda o: (max(service_ports) + o >= ephemeral, o))
-    for offset in offsets:
-        lock = open(f"/tmp/netshop-test-offset-{offset}.lock", "w")
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            lock.close()
-            continue
-        if all(_port_free(p + offset) for p in ports):
-            return offset, lock
-        lock.close()
-    raise RuntimeError("no free port offset for a bench platform")
-
-
-def _port_free(port: int) -> bool:
-    with socket.socket() as s:
-        return s.connect_ex(("127.0.0.1", port)) != 0
-
-
-def bench_run(run_dir: Path, extra_env: dict[str, str] | None = None) -> tuple[local.Run, Any]:
-    offset, lock = free_offset()
+def bench_run(run_dir: Path, extra_env: dict[str, str] | None = None) -> local.Run:
+    offset = local.reserve_offset()
     tag = f"b{os.getpid()}"
     run = local.Run(offset=offset, database=f"netshop_bench_{tag}", vhost=f"netshop_bench_{tag}", key_prefix=f"nsbench-{tag}",
                     run_dir=run_dir, extra_env=dict(extra_env or {}))
-    return run, lock
+    return run
 
 
 def supervised_pids(run: local.Run) -> list[int]:

@@ -14,7 +14,6 @@ import asyncio
 import os
 import random
 import signal
-import socket
 import time
 import uuid
 from collections import Counter
@@ -441,36 +440,6 @@ class OwnPlatform:
     broker: Any
 
 
-def pick_offset(model: NetShopModel) -> int:
-    """A port offset where every platform port is free (the chaos run lives beside `make up` and test runs)."""
-    import fcntl
-
-    from generators.local import CONTROL_PORT, TRACE_PORT
-
-    ports = [s.port for s in model.services] + [TRACE_PORT, CONTROL_PORT]
-    for k in range(40):
-        offset = 31000 + 300 * k
-        lock = open(f"/tmp/netshop-chaos-offset-{offset}.lock", "w")
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            lock.close()
-            continue
-        if all(_port_free(p + offset) for p in ports):
-            _held.append(lock)
-            return offset
-        lock.close()
-    raise RuntimeError("no free port offset for the chaos platform")
-
-
-_held: list = []
-
-
-def _port_free(port: int) -> bool:
-    with socket.socket() as s:
-        return s.connect_ex(("127.0.0.1", port)) != 0
-
-
 def start_platform(run_dir, extra_env: dict[str, str] | None = None) -> OwnPlatform:
     from model import load_model
     from netshop.tcpproxy import FaultProxy
@@ -480,7 +449,7 @@ def start_platform(run_dir, extra_env: dict[str, str] | None = None) -> OwnPlatf
     rabbit = next(d for d in model.datastores if d.kind == "rabbitmq")
     broker = FaultProxy(rabbit.port)
     run = local.Run(
-        offset=pick_offset(model), database=f"netshop_{tag}", vhost=f"netshop_{tag}", key_prefix=f"ns-{tag}",
+        offset=local.reserve_offset(model), database=f"netshop_{tag}", vhost=f"netshop_{tag}", key_prefix=f"ns-{tag}",
         run_dir=run_dir, fault_injection=True,
         extra_env={f"NETSHOP_{rabbit.name.upper()}_URL": f"amqp://guest:guest@127.0.0.1:{broker.port}/netshop_{tag}",
                    "NETSHOP_RATE_LIMIT": "100000", **(extra_env or {})},

@@ -75,6 +75,43 @@ class Run:
         return self.run_dir / "state.json"
 
 
+_reserved: list = []  # lock files of the offsets this process holds, kept open until it exits
+
+
+def reserve_offset(model: NetShopModel | None = None) -> int:
+    """A port offset at which every platform port is free, held with a lock file for the life of this
+    process so concurrent platforms (tests, bench, chaos, other checkouts) never pick the same one.
+    Offsets that keep the services' ports below the kernel's ephemeral range come first: outgoing
+    connections of other platforms take ports from that range and can make a service's bind fail."""
+    import fcntl
+    import socket
+
+    model = model or load_model()
+    service_ports = [s.port for s in model.services]
+    ports = service_ports + [TRACE_PORT, CONTROL_PORT]
+    try:
+        ephemeral = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        ephemeral = 32768
+    offsets = sorted((20000 + 300 * k for k in range(120)), key=lambda o: (max(service_ports) + o >= ephemeral, o))
+    for offset in offsets:
+        lock = open(f"/tmp/netshop-offset-{offset}.lock", "w")
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            lock.close()
+            continue
+        with_free = []
+        for port in ports:
+            with socket.socket() as probe:
+                with_free.append(probe.connect_ex(("127.0.0.1", port + offset)) != 0)
+        if all(with_free):
+            _reserved.append(lock)
+            return offset
+        lock.close()
+    raise RuntimeError("no free port offset for a local platform")
+
+
 def implemented(service: str) -> bool:
     try:
         return importlib.util.find_spec(f"services.{service.replace('-', '_')}.app") is not None

@@ -4,7 +4,6 @@ vhost and Redis key prefix; RabbitMQ reached through a FaultProxy so tests can c
 from __future__ import annotations
 
 import os
-import socket
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -16,37 +15,6 @@ from model import load_model
 from model.schema import NetShopModel
 from netshop import local
 from tcpproxy import FaultProxy
-
-
-_held: list = []  # lock files kept open for the whole session
-
-
-def free_offset() -> int:
-    """A port offset at which every platform port is free, reserved with a lock file so concurrent
-    test sessions (other checkouts, other developers) never pick the same one."""
-    import fcntl
-
-    model = load_model()
-    ports = [s.port for s in model.services] + [16686, 8999]
-    start = os.getpid() % 90
-    for k in range(start, start + 90):
-        offset = 20000 + 300 * (k % 90)
-        lock = open(f"/tmp/netshop-test-offset-{offset}.lock", "w")
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            lock.close()
-            continue
-        if all(_free(p + offset) for p in ports):
-            _held.append(lock)
-            return offset
-        lock.close()
-    raise RuntimeError("no free port offset for a test platform")
-
-
-def _free(port: int) -> bool:
-    with socket.socket() as s:
-        return s.connect_ex(("127.0.0.1", port)) != 0
 
 
 @dataclass
@@ -110,7 +78,7 @@ def start(tmp_root: Path, *, service_identity: bool = False) -> TestPlatform:
     rabbit = next(d for d in model.datastores if d.kind == "rabbitmq")
     broker = FaultProxy(rabbit.port)
     run = local.Run(
-        offset=free_offset(), database=f"netshop_test_{tag}", vhost=f"netshop_test_{tag}", key_prefix=f"nstest-{tag}",
+        offset=local.reserve_offset(model), database=f"netshop_test_{tag}", vhost=f"netshop_test_{tag}", key_prefix=f"nstest-{tag}",
         run_dir=tmp_root, fault_injection=True, service_identity=service_identity,
         extra_env={f"NETSHOP_{rabbit.name.upper()}_URL": f"amqp://guest:guest@127.0.0.1:{broker.port}/netshop_test_{tag}"},
     )

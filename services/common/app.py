@@ -194,7 +194,7 @@ class ServiceRuntime:
     @asynccontextmanager
     async def _lifespan(self, app: FastAPI):
         logs.setup(self.name, self.identity.zone, self.settings.log_level)
-        telemetry.setup(self.name, self.identity.zone, self.identity.instance)
+        telemetry.setup(self.name, self.identity.zone, self.identity.instance, set(self.needs))
         if self.peers is not None:
             await self.peers.start()
         for hook in self._startup:

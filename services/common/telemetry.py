@@ -16,8 +16,10 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor
 _done = False
 
 
-def setup(service: str, zone: str, instance: str) -> None:
-    """Install the tracer provider and the client-side instrumentations once per process."""
+def setup(service: str, zone: str, instance: str, datastores: frozenset[str] | set[str] = frozenset()) -> None:
+    """Install the tracer provider and the client-side instrumentations once per process: HTTP always,
+    and a datastore client's only when the model gives the service a data edge to that kind (each
+    instrumentation imports its client library, ~2-7 MiB a process that would never use it)."""
     global _done
     if _done:
         return
@@ -31,15 +33,21 @@ def setup(service: str, zone: str, instance: str) -> None:
         provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(), schedule_delay_millis=200))
     trace.set_tracer_provider(provider)
 
-    from opentelemetry.instrumentation.aio_pika import AioPikaInstrumentor
     from opentelemetry.instrumentation.aiohttp_client import AioHttpClientInstrumentor
-    from opentelemetry.instrumentation.asyncpg import AsyncPGInstrumentor
-    from opentelemetry.instrumentation.redis import RedisInstrumentor
 
     AioHttpClientInstrumentor().instrument()
-    AsyncPGInstrumentor().instrument()
-    AioPikaInstrumentor().instrument()
-    RedisInstrumentor().instrument()
+    if "postgres" in datastores:
+        from opentelemetry.instrumentation.asyncpg import AsyncPGInstrumentor
+
+        AsyncPGInstrumentor().instrument()
+    if "rabbitmq" in datastores:
+        from opentelemetry.instrumentation.aio_pika import AioPikaInstrumentor
+
+        AioPikaInstrumentor().instrument()
+    if "redis" in datastores:
+        from opentelemetry.instrumentation.redis import RedisInstrumentor
+
+        RedisInstrumentor().instrument()
 
 
 def shutdown() -> None:
